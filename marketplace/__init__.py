@@ -1,0 +1,88 @@
+"""Mercado Rural: a marketplace linking PDET cooperatives with corporate buyers."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from marketplace.config import load_config
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the application: config -> extensions -> models -> blueprints -> errors -> CLI."""
+    app = Flask(
+        __name__,
+        static_folder="../static",
+        static_url_path="/static",
+        instance_relative_config=False,
+    )
+    app.config.update(load_config())
+    if overrides:
+        app.config.update(overrides)
+
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    from marketplace import models  # noqa: F401  (registers every mapped class)
+    from marketplace.core import database, web
+    from marketplace.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    database.configure_engines()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=lambda: "America/Bogota")
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    web.init_app(app)
+    _register_blueprints(app)
+
+    from marketplace.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from marketplace import cli
+
+    cli.register(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _register_blueprints(app: Flask) -> None:
+    from marketplace import home
+    from marketplace.accounts import api as accounts_api
+    from marketplace.accounts import views as accounts_views
+    from marketplace.core import api as core_api
+    from marketplace.core import views as core_views
+    from marketplace.extensions import api
+
+    app.register_blueprint(core_views.bp)
+    app.register_blueprint(accounts_views.auth_bp)
+    app.register_blueprint(accounts_views.account_bp)
+    app.register_blueprint(accounts_views.org_bp)
+    app.register_blueprint(accounts_views.admin_bp)
+    app.register_blueprint(home.bp)
+
+    api.init_app(app, spec_kwargs=_spec_kwargs())
+    api.register_blueprint(accounts_api.blp, url_prefix="/api/v1")
+    api.register_blueprint(core_api.blp, url_prefix="/api/v1")
+    accounts_api.register_security(app)
+    core_api.register_docs(app)
+
+
+def _spec_kwargs() -> dict:
+    return {
+        "info": {
+            "description": (
+                "API de Mercado Rural. Autenticación con token personal (Bearer), "
+                "creado en la página de la cuenta. Errores en JSON con `code`, `status` y `message`."
+            ),
+        },
+    }

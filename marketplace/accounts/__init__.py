@@ -1,0 +1,1 @@
+"""Users, organisations, roles, login, registration, verification and API tokens."""

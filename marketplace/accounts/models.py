@@ -1,0 +1,282 @@
+"""Users, organisations (cooperatives, buyers, programme staff) and their memberships."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.core.models import Municipality, utcnow
+from marketplace.core.types import Coordinate
+from marketplace.extensions import db
+
+
+class OrgKind(enum.StrEnum):
+    COOPERATIVE = "cooperative"
+    BUYER = "buyer"
+    STAFF = "staff"
+
+
+class OrgStatus(enum.StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+
+class Role(enum.StrEnum):
+    COOP_MANAGER = "coop_manager"
+    COOP_MEMBER = "coop_member"
+    BUYER_ADMIN = "buyer_admin"
+    BUYER_PURCHASER = "buyer_purchaser"
+    STAFF_AUDITOR = "staff_auditor"
+    PLATFORM_ADMIN = "platform_admin"
+
+
+ROLES_BY_KIND: dict[OrgKind, tuple[Role, ...]] = {
+    OrgKind.COOPERATIVE: (Role.COOP_MANAGER, Role.COOP_MEMBER),
+    OrgKind.BUYER: (Role.BUYER_ADMIN, Role.BUYER_PURCHASER),
+    OrgKind.STAFF: (Role.STAFF_AUDITOR, Role.PLATFORM_ADMIN),
+}
+# Roles that manage their organisation's members and profile.
+MANAGING_ROLES = frozenset({Role.COOP_MANAGER, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN})
+
+
+def _enum(cls, name):
+    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="has_login"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    # E.164, for example +573001234567
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(5), default="es")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    membership: Mapped[Membership | None] = relationship(
+        back_populates="user", uselist=False, lazy="joined"
+    )
+
+    # The login session this request authenticated with (set by the user loader).
+    current_login_session = None  # type: LoginSession | None
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str | None:  # Flask-Login stores this in the session cookie
+        session = self.current_login_session
+        return session.cookie_value if session is not None else None
+
+    @property
+    def organisation(self) -> Organisation | None:
+        return self.membership.organisation if self.membership else None
+
+    @property
+    def role(self) -> Role | None:
+        return self.membership.role if self.membership else None
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.STAFF_AUDITOR, Role.PLATFORM_ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.PLATFORM_ADMIN
+
+    @property
+    def login_name(self) -> str:
+        return self.phone or self.email or ""
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.login_name}>"
+
+
+class LoginSession(db.Model):
+    """A signed-in browser. Logging out or changing the password revokes it, so a
+    session or remember cookie copied before then stops working."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    # A public identifier plus a secret; only the secret's SHA-256 is stored.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reauthenticated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+
+    # Only known right after creation, to put in the cookie; never stored.
+    cookie_value = None  # type: str | None
+
+
+class ApiToken(db.Model):
+    """A personal API token. Shown once at creation; only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OrgKind] = mapped_column(_enum(OrgKind, "org_kind"), index=True)
+    name: Mapped[str] = mapped_column(String(160))
+    nit: Mapped[str | None] = mapped_column(String(12), unique=True)
+    status: Mapped[OrgStatus] = mapped_column(_enum(OrgStatus, "org_status"), index=True, default=OrgStatus.PENDING)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status_changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipality.code"), index=True)
+    contact_phone: Mapped[str | None] = mapped_column(String(16))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    municipality: Mapped[Municipality | None] = relationship(lazy="joined")
+    memberships: Mapped[list[Membership]] = relationship(back_populates="organisation")
+
+    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": OrgKind.STAFF}
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status == OrgStatus.VERIFIED
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.id} {self.kind} {self.name}>"
+
+
+class Cooperative(Organisation):
+    __tablename__ = "cooperative"
+    __table_args__ = (
+        CheckConstraint("members_total >= 0", name="members_total_nonnegative"),
+        CheckConstraint(
+            "members_women >= 0 AND members_youth >= 0 AND members_victims >= 0 "
+            "AND substitution_families >= 0",
+            name="counts_nonnegative",
+        ),
+        CheckConstraint(
+            "members_women <= members_total AND members_youth <= members_total "
+            "AND members_victims <= members_total",
+            name="counts_within_total",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True)
+    legal_form: Mapped[str] = mapped_column(String(40))
+    members_total: Mapped[int] = mapped_column(Integer, default=0)
+    members_women: Mapped[int] = mapped_column(Integer, default=0)
+    members_youth: Mapped[int] = mapped_column(Integer, default=0)
+    members_victims: Mapped[int] = mapped_column(Integer, default=0)
+    substitution_families: Mapped[int] = mapped_column(Integer, default=0)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    __mapper_args__ = {"polymorphic_identity": OrgKind.COOPERATIVE}
+
+    def share(self, count: int) -> Decimal | None:
+        if not self.members_total:
+            return None
+        return (Decimal(count) / Decimal(self.members_total)).quantize(Decimal("0.001"))
+
+    @property
+    def women_led(self) -> bool:
+        """At least half the members are women (the programme's working definition)."""
+        return bool(self.members_total) and self.members_women * 2 >= self.members_total
+
+    @property
+    def youth_led(self) -> bool:
+        return bool(self.members_total) and self.members_youth * 2 >= self.members_total
+
+
+class Buyer(Organisation):
+    __tablename__ = "buyer"
+
+    id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True)
+    andi_member: Mapped[bool] = mapped_column(Boolean, default=False)
+    sector: Mapped[str | None] = mapped_column(String(80))
+
+    delivery_sites: Mapped[list[DeliverySite]] = relationship(
+        back_populates="buyer", order_by="DeliverySite.name"
+    )
+
+    __mapper_args__ = {"polymorphic_identity": OrgKind.BUYER}
+
+
+class DeliverySite(db.Model):
+    """A buyer's warehouse or plant where produce is delivered."""
+
+    __tablename__ = "delivery_site"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyer.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str] = mapped_column(String(200))
+    municipality_code: Mapped[str] = mapped_column(ForeignKey("municipality.code"))
+    latitude: Mapped[Decimal] = mapped_column(Coordinate)
+    longitude: Mapped[Decimal] = mapped_column(Coordinate)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    buyer: Mapped[Buyer] = relationship(back_populates="delivery_sites")
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
+
+
+class Membership(db.Model):
+    """A user's place in one organisation, with a role fitting the organisation's kind."""
+
+    __tablename__ = "membership"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="membership")
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships", lazy="joined")

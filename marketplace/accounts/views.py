@@ -1,0 +1,646 @@
+"""HTML pages: login and registration, the account page, the organisation's members and
+sites, and the platform administration of organisations."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from marketplace.accounts import services
+from marketplace.accounts.forms import (
+    BuyerProfileForm,
+    CooperativeProfileForm,
+    EmptyForm,
+    LoginChangeForm,
+    LoginForm,
+    MemberForm,
+    PasswordChangeForm,
+    ProfileForm,
+    RegisterBuyerForm,
+    RegisterCooperativeForm,
+    RoleForm,
+    SiteForm,
+    StaffUserForm,
+    StatusForm,
+    TokenForm,
+    role_choices,
+)
+from marketplace.accounts.models import ROLES_BY_KIND, Buyer, Cooperative, OrgKind, OrgStatus, Role
+from marketplace.core.access import admin_required, member_required, staff_required
+from marketplace.core.errors import DomainError
+from marketplace.core.models import AuditEvent
+from marketplace.core.safety import safe_next
+from marketplace.extensions import db, limiter, login_manager
+
+auth_bp = Blueprint("auth", __name__, template_folder="templates")
+account_bp = Blueprint("account", __name__, url_prefix="/cuenta")
+org_bp = Blueprint("org", __name__, url_prefix="/organizacion")
+admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@login_manager.user_loader
+def _load_user(cookie_value: str):
+    return services.load_session(cookie_value)
+
+
+def _addr() -> str | None:
+    return request.remote_addr
+
+
+@auth_bp.before_app_request
+def _session_housekeeping():
+    if request.endpoint in (None, "static") or request.path.startswith("/api/"):
+        return None
+    if not current_user.is_authenticated:
+        return None
+    login_session = current_user.current_login_session
+    if login_session is not None and services.touch_session(login_session):
+        db.session.commit()
+    allowed = {"account.password", "auth.logout", "core.set_language", "core.health"}
+    if current_user.must_change_password and request.endpoint not in allowed:
+        flash(_("Antes de seguir, cambie la contraseña temporal que le dieron."), "info")
+        return redirect(url_for("account.password"))
+    return None
+
+
+def _fail(form, error: DomainError) -> None:
+    db.session.rollback()
+    form.attach_error(error)
+
+
+# --------------------------------------------------------------------------- login
+
+
+def _login_limit_account() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+def _login_limit_address() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_ADDRESS"]
+
+
+def _login_account_key() -> str:
+    return "login:" + services.login_key(request.form.get("identifier", ""))
+
+
+@auth_bp.route("/entrar", methods=["GET", "POST"])
+@limiter.limit(_login_limit_address, methods=["POST"], scope="login-address")
+@limiter.limit(_login_limit_account, methods=["POST"], key_func=_login_account_key, scope="login-account")
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.dashboard"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        user = services.authenticate(form.identifier.data, form.password.data)
+        if user is None:
+            db.session.rollback()
+            form.form_errors.append(services.BAD_LOGIN)
+            return render_template("accounts/login.html", form=form), 200
+        lang = session.get("lang")
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        services.start_session(user, user_agent=request.user_agent.string, remote_addr=_addr(),
+                               remember=form.remember.data)
+        login_user(user, remember=form.remember.data)
+        db.session.commit()
+        return redirect(safe_next(form.next.data) or url_for("home.dashboard"))
+    return render_template("accounts/login.html", form=form)
+
+
+@auth_bp.post("/salir")
+@login_required
+def logout():
+    services.end_session(current_user.current_login_session)
+    db.session.commit()
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("Cerró la sesión."), "success")
+    return redirect(url_for("auth.login"))
+
+
+@auth_bp.get("/registro")
+def register():
+    return render_template("accounts/register_choice.html")
+
+
+def _user_data(form) -> services.UserData:
+    return services.UserData(
+        full_name=form.full_name.data,
+        password=form.password.data,
+        phone=form.phone.data,
+        email=form.email.data,
+        locale=session.get("lang", "es"),
+    )
+
+
+def _cooperative_data(form) -> services.CooperativeData:
+    return services.CooperativeData(
+        name=form.name.data,
+        legal_form=form.legal_form.data,
+        nit=form.nit.data,
+        municipality_code=form.municipality.code,
+        members_total=form.members_total.data,
+        members_women=form.members_women.data,
+        members_youth=form.members_youth.data,
+        members_victims=form.members_victims.data,
+        substitution_families=form.substitution_families.data,
+        contact_phone=getattr(form, "contact_phone", None) and form.contact_phone.data,
+        contact_email=getattr(form, "contact_email", None) and form.contact_email.data,
+        description=getattr(form, "description", None) and form.description.data,
+    )
+
+
+def _start(user) -> None:
+    services.start_session(user, user_agent=request.user_agent.string, remote_addr=_addr(), remember=False)
+    login_user(user)
+
+
+@auth_bp.route("/registro/cooperativa", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register_cooperative():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.dashboard"))
+    form = RegisterCooperativeForm()
+    if form.validate_on_submit():
+        try:
+            _coop, user = services.register_cooperative(_cooperative_data(form), _user_data(form), remote_addr=_addr())
+            _start(user)
+            db.session.commit()
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            flash(_("Registro recibido. El equipo verificará su asociación; le avisaremos."), "success")
+            return redirect(url_for("home.dashboard"))
+    return render_template("accounts/register_cooperative.html", form=form)
+
+
+def _site_data(form, active=True) -> services.SiteData:
+    return services.SiteData(
+        name=form.site_name.data,
+        address=form.address.data,
+        municipality_code=form.site_municipality.code,
+        latitude=form.latitude.decimal,
+        longitude=form.longitude.decimal,
+        active=active,
+    )
+
+
+def _buyer_data(form) -> services.BuyerData:
+    return services.BuyerData(
+        name=form.name.data,
+        nit=form.nit.data,
+        municipality_code=form.municipality.code,
+        andi_member=form.andi_member.data,
+        sector=form.sector.data,
+        contact_phone=getattr(form, "contact_phone", None) and form.contact_phone.data,
+        contact_email=getattr(form, "contact_email", None) and form.contact_email.data,
+    )
+
+
+@auth_bp.route("/registro/empresa", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register_buyer():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.dashboard"))
+    form = RegisterBuyerForm()
+    if form.validate_on_submit():
+        try:
+            _buyer, user = services.register_buyer(_buyer_data(form), _site_data(form), _user_data(form), remote_addr=_addr())
+            _start(user)
+            db.session.commit()
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            flash(_("Registro recibido. El equipo verificará su empresa; le avisaremos."), "success")
+            return redirect(url_for("home.dashboard"))
+    return render_template("accounts/register_buyer.html", form=form)
+
+
+# ------------------------------------------------------------------------- account
+
+
+def _account_page(**forms):
+    defaults = {
+        "profile_form": ProfileForm(prefix="profile", data={"full_name": current_user.full_name, "locale": current_user.locale}),
+        "password_form": PasswordChangeForm(prefix="pw"),
+        "login_form": LoginChangeForm(prefix="login", data={"phone": current_user.phone or "", "email": current_user.email or ""}),
+        "token_form": TokenForm(prefix="token"),
+        "empty_form": EmptyForm(),
+    }
+    defaults.update(forms)
+    return render_template(
+        "accounts/account.html",
+        tokens=services.api_tokens(current_user),
+        sessions=services.open_sessions(current_user),
+        current_session=current_user.current_login_session,
+        new_token=g.get("new_token"),
+        **defaults,
+    )
+
+
+@account_bp.get("")
+@login_required
+def index():
+    return _account_page()
+
+
+@account_bp.post("/perfil")
+@login_required
+def profile():
+    form = ProfileForm(prefix="profile")
+    if form.validate_on_submit():
+        try:
+            services.update_profile(current_user, form.full_name.data, form.locale.data)
+            session["lang"] = form.locale.data
+            db.session.commit()
+            flash(_("Datos guardados."), "success")
+            return redirect(url_for("account.index"))
+        except DomainError as error:
+            _fail(form, error)
+    return _account_page(profile_form=form), 422
+
+
+@account_bp.route("/contrasena", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordChangeForm(prefix="pw")
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current_password.data, form.new_password.data,
+                user_agent=request.user_agent.string, remote_addr=_addr(),
+            )
+            login_user(current_user._get_current_object())
+            db.session.commit()
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            flash(_("Contraseña cambiada. Cerramos las demás sesiones abiertas."), "success")
+            return redirect(url_for("account.index"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/password.html", form=form), status
+
+
+@account_bp.post("/acceso")
+@login_required
+def change_login():
+    form = LoginChangeForm(prefix="login")
+    if form.validate_on_submit():
+        try:
+            services.change_login(current_user, form.current_password.data, form.phone.data, form.email.data, remote_addr=_addr())
+            db.session.commit()
+            flash(_("Datos de acceso actualizados."), "success")
+            return redirect(url_for("account.index"))
+        except DomainError as error:
+            _fail(form, error)
+    return _account_page(login_form=form), 422
+
+
+@account_bp.post("/tokens")
+@login_required
+def create_token():
+    form = TokenForm(prefix="token")
+    if form.validate_on_submit():
+        try:
+            _token, plain = services.create_api_token(current_user, form.name.data, form.password.data, remote_addr=_addr())
+            db.session.commit()
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            # Shown once on this response only; never stored in plain text or in the session.
+            g.new_token = plain
+            return _account_page(token_form=TokenForm(prefix="token", formdata=None)), 201
+    return _account_page(token_form=form), 422
+
+
+@account_bp.post("/tokens/<int:token_id>/revocar")
+@login_required
+def revoke_token(token_id: int):
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.revoke_api_token(current_user, token_id, remote_addr=_addr())
+    db.session.commit()
+    flash(_("Token revocado: ya no sirve para usar la API."), "success")
+    return redirect(url_for("account.index"))
+
+
+@account_bp.post("/sesiones/cerrar-otras")
+@login_required
+def close_other_sessions():
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    count = services.revoke_all_sessions(current_user, keep=current_user.current_login_session)
+    db.session.commit()
+    flash(_("Cerramos %(n)s sesiones en otros dispositivos.", n=count), "success")
+    return redirect(url_for("account.index"))
+
+
+# -------------------------------------------------------------------- organisation
+
+
+@org_bp.get("")
+@member_required
+def profile_page():
+    org = current_user.organisation
+    return render_template(
+        "accounts/organisation.html",
+        org=org,
+        can_manage=services.can_manage_organisation(current_user, org),
+        members=services.members_of(org),
+    )
+
+
+@org_bp.route("/editar", methods=["GET", "POST"])
+@member_required
+def edit():
+    org = current_user.organisation
+    services.require_manage(current_user, org)
+    if isinstance(org, Cooperative):
+        form = CooperativeProfileForm(obj=org)
+        if request.method == "GET":
+            form.municipality.data = f"{org.municipality.label} ({org.municipality.code})"
+    elif isinstance(org, Buyer):
+        form = BuyerProfileForm(obj=org)
+        if request.method == "GET" and org.municipality:
+            form.municipality.data = f"{org.municipality.label} ({org.municipality.code})"
+    else:
+        abort(404)
+    if form.validate_on_submit():
+        try:
+            if isinstance(org, Cooperative):
+                services.update_cooperative(current_user, org, _cooperative_data(form), remote_addr=_addr())
+            else:
+                services.update_buyer(current_user, org, _buyer_data(form), remote_addr=_addr())
+            db.session.commit()
+            flash(_("Datos de la organización guardados."), "success")
+            return redirect(url_for("org.profile_page"))
+        except DomainError as error:
+            _fail(form, error)
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/organisation_edit.html", form=form, org=org), status
+
+
+def _member_form(org, formdata=True):
+    form = MemberForm() if formdata else MemberForm(formdata=None)
+    roles = [r for r in ROLES_BY_KIND[org.kind] if r != Role.PLATFORM_ADMIN or current_user.is_admin]
+    form.role.choices = role_choices(roles)
+    return form
+
+
+@org_bp.route("/miembros", methods=["GET", "POST"])
+@member_required
+def members():
+    org = current_user.organisation
+    can_manage = services.can_manage_organisation(current_user, org)
+    form = _member_form(org)
+    status = 200
+    if request.method == "POST":
+        services.require_manage(current_user, org)
+        if form.validate_on_submit():
+            try:
+                services.add_member(
+                    current_user, org,
+                    services.UserData(full_name=form.full_name.data, password=form.password.data,
+                                      phone=form.phone.data, email=form.email.data),
+                    Role(form.role.data), remote_addr=_addr(),
+                )
+                db.session.commit()
+                flash(_("Persona agregada. Debe cambiar la contraseña temporal al entrar."), "success")
+                return redirect(url_for("org.members"))
+            except DomainError as error:
+                _fail(form, error)
+        status = 422
+    role_forms = {}
+    for membership in services.members_of(org):
+        rf = RoleForm(prefix=f"m{membership.id}", data={"role": membership.role.value})
+        rf.role.choices = form.role.choices
+        role_forms[membership.id] = rf
+    return render_template(
+        "accounts/members.html", org=org, form=form, can_manage=can_manage,
+        members=services.members_of(org), role_forms=role_forms, empty_form=EmptyForm(),
+    ), status
+
+
+@org_bp.post("/miembros/<int:membership_id>/rol")
+@member_required
+def member_role(membership_id: int):
+    membership = services.get_membership(current_user, membership_id)
+    form = RoleForm(prefix=f"m{membership.id}")
+    form.role.choices = role_choices(ROLES_BY_KIND[membership.organisation.kind])
+    if not form.validate_on_submit():
+        flash(_("Elija un rol de la lista."), "error")
+        return redirect(url_for("org.members"))
+    try:
+        services.change_member_role(current_user, membership, Role(form.role.data), remote_addr=_addr())
+        db.session.commit()
+        flash(_("Rol actualizado."), "success")
+    except DomainError as error:
+        db.session.rollback()
+        if error.status_code == 403:
+            raise
+        flash(str(error.message), "error")
+    return redirect(url_for("org.members"))
+
+
+@org_bp.post("/miembros/<int:membership_id>/estado")
+@member_required
+def member_active(membership_id: int):
+    membership = services.get_membership(current_user, membership_id)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    active = request.form.get("active") == "1"
+    try:
+        services.set_member_active(current_user, membership, active, remote_addr=_addr())
+        db.session.commit()
+        flash(_("Cuenta reactivada.") if active else _("Cuenta desactivada: ya no puede entrar."), "success")
+    except DomainError as error:
+        db.session.rollback()
+        if error.status_code == 403:
+            raise
+        flash(str(error.message), "error")
+    return redirect(url_for("org.members"))
+
+
+def _current_buyer() -> Buyer:
+    org = current_user.organisation
+    if not isinstance(org, Buyer):
+        abort(404)
+    return org
+
+
+@org_bp.get("/sitios")
+@member_required
+def sites():
+    buyer = _current_buyer()
+    return render_template("accounts/sites.html", buyer=buyer,
+                           can_manage=services.can_manage_organisation(current_user, buyer))
+
+
+@org_bp.route("/sitios/nuevo", methods=["GET", "POST"])
+@member_required
+def new_site():
+    buyer = _current_buyer()
+    services.require_manage(current_user, buyer)
+    form = SiteForm()
+    if form.validate_on_submit():
+        try:
+            services.add_delivery_site(current_user, buyer, _site_data(form), remote_addr=_addr())
+            db.session.commit()
+            flash(_("Sitio de entrega agregado."), "success")
+            return redirect(url_for("org.sites"))
+        except DomainError as error:
+            _fail(form, error)
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/site_form.html", form=form, site=None), status
+
+
+@org_bp.route("/sitios/<int:site_id>", methods=["GET", "POST"])
+@member_required
+def edit_site(site_id: int):
+    site = services.get_delivery_site(current_user, site_id)
+    services.require_manage(current_user, site.buyer)
+    form = SiteForm(data={
+        "site_name": site.name, "address": site.address,
+        "site_municipality": f"{site.municipality.label} ({site.municipality.code})",
+        "latitude": str(site.latitude), "longitude": str(site.longitude), "active": site.active,
+    }) if request.method == "GET" else SiteForm()
+    if form.validate_on_submit():
+        try:
+            services.update_delivery_site(current_user, site, _site_data(form, active=form.active.data), remote_addr=_addr())
+            db.session.commit()
+            flash(_("Sitio de entrega actualizado."), "success")
+            return redirect(url_for("org.sites"))
+        except DomainError as error:
+            _fail(form, error)
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/site_form.html", form=form, site=site), status
+
+
+# --------------------------------------------------------------------------- admin
+
+
+@admin_bp.get("/organizaciones")
+@staff_required
+def organisations():
+    kind = request.args.get("tipo")
+    status = request.args.get("estado", "pending" if current_user.is_admin else "")
+    query = (request.args.get("q") or "")[:80]
+    kind_value = OrgKind(kind) if kind in {k.value for k in OrgKind} else None
+    status_value = OrgStatus(status) if status in {s.value for s in OrgStatus} else None
+    page = db.paginate(services.list_organisations(kind_value, status_value, query), per_page=25, error_out=False)
+    return render_template(
+        "accounts/admin_organisations.html", page=page, kind=kind_value, status=status_value, query=query,
+        counts=services.count_by_status(), statuses=services.STATUS_LABELS, kinds=services.KIND_LABELS,
+    )
+
+
+def _status_choices(org):
+    allowed = services.STATUS_TRANSITIONS.get(org.status, set())
+    order = [OrgStatus.VERIFIED, OrgStatus.REJECTED, OrgStatus.SUSPENDED]
+    return [(s.value, services.STATUS_LABELS[s]) for s in order if s in allowed]
+
+
+@admin_bp.route("/organizaciones/<int:org_id>", methods=["GET", "POST"])
+@staff_required
+def organisation(org_id: int):
+    org = services.get_organisation(current_user, org_id)
+    form = StatusForm()
+    form.status.choices = _status_choices(org)
+    status_code = 200
+    if request.method == "POST":
+        if not current_user.is_admin:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                services.set_organisation_status(current_user, org, OrgStatus(form.status.data),
+                                                 form.reason.data, remote_addr=_addr())
+                db.session.commit()
+                flash(_("Estado actualizado: %(status)s.", status=services.status_label(org.status)), "success")
+                return redirect(url_for("admin.organisation", org_id=org.id))
+            except DomainError as error:
+                _fail(form, error)
+                org = services.get_organisation(current_user, org_id)
+        status_code = 422
+    history = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.organisation_id == org.id).order_by(AuditEvent.id.desc()).limit(50)
+    ).all()
+    return render_template(
+        "accounts/admin_organisation.html", org=org, form=form, history=history,
+        members=services.members_of(org),
+    ), status_code
+
+
+@admin_bp.route("/equipo", methods=["GET", "POST"])
+@admin_required
+def staff_users():
+    form = StaffUserForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.create_staff_user(
+                current_user,
+                services.UserData(full_name=form.full_name.data, password=form.password.data,
+                                  phone=form.phone.data, email=form.email.data),
+                Role(form.role.data), remote_addr=_addr(),
+            )
+            db.session.commit()
+            flash(_("Cuenta del equipo creada. Debe cambiar la contraseña temporal al entrar."), "success")
+            return redirect(url_for("admin.staff_users"))
+        except DomainError as error:
+            _fail(form, error)
+    if request.method == "POST":
+        status = 422
+    staff = services.members_of(services.staff_organisation())
+    db.session.commit()
+    return render_template("accounts/admin_staff.html", form=form, staff=staff), status
+
+
+@admin_bp.get("/auditoria")
+@staff_required
+def audit_log():
+    stmt = select(AuditEvent)
+    filters = {}
+    for arg, column in (("organizacion", AuditEvent.organisation_id), ("usuario", AuditEvent.actor_id)):
+        value = request.args.get(arg, "")
+        if value.isdigit() and len(value) < 12:
+            stmt = stmt.where(column == int(value))
+            filters[arg] = value
+    object_type = request.args.get("objeto", "")[:60]
+    if object_type:
+        stmt = stmt.where(AuditEvent.object_type == object_type)
+        filters["objeto"] = object_type
+    page = db.paginate(stmt.order_by(AuditEvent.id.desc()), per_page=50, error_out=False)
+    return render_template("accounts/admin_audit.html", page=page, filters=filters)
+
+
+@auth_bp.record_once
+def _label_globals(state):
+    # Globals (not context) so that imported macros can use them too.
+    state.app.jinja_env.globals.update(
+        org_status_label=services.status_label,
+        role_label=lambda role: services.ROLE_LABELS.get(role, ""),
+        kind_label=lambda kind: services.KIND_LABELS.get(kind, ""),
+        legal_form_label=lambda value: services.LEGAL_FORMS.get(value, value),
+    )

@@ -1,0 +1,69 @@
+"""Command-line tasks: demo data, administrators, reference data."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from marketplace.extensions import db
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(geo)
+
+
+@click.command("seed-demo")
+@click.option("--force", is_flag=True, help="Permitir en producción (APP_ENV=production).")
+@with_appcontext
+def seed_demo(force: bool) -> None:
+    """Fill the database with a believable demo; running it again duplicates nothing."""
+    from marketplace import demo
+
+    if current_app.config["APP_ENV"] == "production" and not force:
+        raise click.ClickException("seed-demo crea cuentas con contraseña conocida; use --force si de verdad lo quiere.")
+    report = demo.seed(current_app.config["DEMO_PASSWORD"])
+    db.session.commit()
+    click.echo(report.summary())
+
+
+@click.command("create-admin")
+@click.option("--name", "full_name", required=True, help="Nombre completo.")
+@click.option("--email", default=None, help="Correo para entrar.")
+@click.option("--phone", default=None, help="Celular colombiano para entrar.")
+@click.password_option("--password", help="Contraseña (se pide si no se da).")
+@with_appcontext
+def create_admin(full_name: str, email: str | None, phone: str | None, password: str) -> None:
+    """Create a platform administrator."""
+    from marketplace.accounts import services
+    from marketplace.accounts.models import Role
+    from marketplace.core.errors import DomainError
+
+    try:
+        user = services.create_staff_user(
+            None, services.UserData(full_name=full_name, password=password, phone=phone, email=email),
+            Role.PLATFORM_ADMIN,
+        )
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error.field or 'error'}: {error.message}") from error
+    click.echo(f"Administrador creado: {user.login_name}")
+
+
+@click.group("geo")
+def geo() -> None:
+    """Reference geography (DIVIPOLA municipalities and PDET subregions)."""
+
+
+@geo.command("sync")
+@with_appcontext
+def geo_sync() -> None:
+    """Insert or update municipalities from the data vendored in marketplace/data."""
+    from marketplace.core import geography
+
+    changed = geography.load_municipalities()
+    db.session.commit()
+    click.echo(f"Municipios actualizados: {changed}")

@@ -1,0 +1,110 @@
+"""Settings read from the environment, with defaults that run locally.
+
+Nothing here touches a Flask app; ``load_config`` returns a plain dict that
+``create_app`` applies, so tests pass overrides the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _development_secret_key() -> str:
+    """A random key kept in ``instance/`` so local sessions survive restarts."""
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config() -> dict:
+    env = os.environ.get("APP_ENV", "production").strip().lower()
+    production = env == "production"
+
+    secret_key = os.environ.get("SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise RuntimeError(
+                "SECRET_KEY must be set when APP_ENV=production "
+                "(use APP_ENV=development for a local run)."
+            )
+        secret_key = _development_secret_key()
+
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'marketplace.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    redis_url = os.environ.get("REDIS_URL")
+    secure_cookies = _bool("SECURE_COOKIES", production)
+
+    return {
+        "APP_ENV": env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Sessions and cookies
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=_int("REMEMBER_DAYS", 30)),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int("SESSION_HOURS", 12)),
+        "LOGIN_SESSION_DAYS": _int("LOGIN_SESSION_DAYS", 30),
+        # Re-authentication window for sensitive changes, in minutes
+        "REAUTH_MINUTES": _int("REAUTH_MINUTES", 10),
+        # Password hashing (argon2id); OWASP minimum is m=19 MiB, t=2, p=1.
+        "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 3),
+        "ARGON2_MEMORY_COST": _int("ARGON2_MEMORY_COST", 65536),
+        "ARGON2_PARALLELISM": _int("ARGON2_PARALLELISM", 4),
+        # Forms
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": production,
+        # Internationalisation
+        "BABEL_DEFAULT_LOCALE": "es",
+        "BABEL_DEFAULT_TIMEZONE": "America/Bogota",
+        "LANGUAGES": ["es", "en"],
+        # Rate limits
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "marketplace",
+        "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;20 per hour"),
+        "LOGIN_LIMIT_PER_ADDRESS": os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30 per minute;200 per hour"),
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
+        "REDIS_URL": redis_url,
+        # Reverse proxies in front of the app (for the client address and scheme)
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        # JSON API (flask-smorest)
+        "API_TITLE": "Mercado Rural API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "API_PAGE_SIZE_MAX": 100,
+        # Demo data
+        "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "cosecha-2026"),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
+    }

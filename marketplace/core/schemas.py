@@ -1,0 +1,50 @@
+"""Marshmallow schemas shared by the JSON API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class PageArgsSchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000),
+                          metadata={"description": "Página, desde 1."})
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100),
+                               metadata={"description": "Resultados por página (máximo 100)."})
+
+
+class PageMetaSchema(Schema):
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+
+
+class MunicipalitySchema(Schema):
+    code = fields.String(required=True, metadata={"description": "Código DIVIPOLA de 5 dígitos.", "example": "52835"})
+    name = fields.String(required=True)
+    department_code = fields.String(required=True)
+    department_name = fields.String(required=True)
+    kind = fields.String(required=True)
+    latitude = fields.Decimal(required=True, as_string=True)
+    longitude = fields.Decimal(required=True, as_string=True)
+    is_pdet = fields.Boolean(required=True)
+    pdet_subregion = fields.String(allow_none=True, required=True)
+    label = fields.String(required=True, metadata={"description": "«Municipio, Departamento» para mostrar."})
+
+
+class MunicipalityQuerySchema(PageArgsSchema):
+    q = fields.String(load_default=None, validate=validate.Length(max=80),
+                      metadata={"description": "Texto a buscar; sin importar tildes ni mayúsculas."})
+    department = fields.String(load_default=None, validate=validate.Regexp(r"^\d{2}$"),
+                               metadata={"description": "Código DIVIPOLA del departamento (2 dígitos)."})
+    pdet = fields.Boolean(load_default=False, metadata={"description": "Solo municipios PDET."})
+    subregion = fields.String(load_default=None, validate=validate.Length(min=1, max=80),
+                              metadata={"description": "Subregión PDET exacta."})
+
+
+class MunicipalityPageSchema(PageMetaSchema):
+    items = fields.List(fields.Nested(MunicipalitySchema), required=True)
+
+
+class CodePathSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\d{5}$"))

@@ -1,0 +1,56 @@
+"""Exact money and quantity types.
+
+Money is Colombian pesos with two decimals and quantities are kilograms with three,
+both stored as SQL NUMERIC and handled as ``Decimal``: never float.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import Numeric
+
+Money = Numeric(16, 2, asdecimal=True)
+Kilograms = Numeric(14, 3, asdecimal=True)
+Coordinate = Numeric(9, 6, asdecimal=True)
+
+COP_QUANT = Decimal("0.01")
+KG_QUANT = Decimal("0.001")
+_PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_THOUSANDS_DOT = re.compile(r"^-?[1-9]\d{0,2}\.\d{3}$")
+
+
+def parse_decimal(value: str | int | Decimal | None) -> Decimal | None:
+    """Read a number typed in Colombian or international style.
+
+    "1.234,5" and "1,234.5" and "1234.5" all give Decimal("1234.5"). Returns None for
+    empty or unreadable input so that callers can report a validation error.
+    """
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    text = str(value).strip().replace(" ", "").replace("\u00a0", "").replace("$", "")
+    if not text:
+        return None
+    if "," in text and "." in text:
+        # Whichever separator comes last is the decimal one.
+        if text.rfind(",") > text.rfind("."):
+            text = text.replace(".", "").replace(",", ".")
+        else:
+            text = text.replace(",", "")
+    elif "," in text:
+        # Colombians write decimals with a comma ("12,5"); several commas group thousands.
+        text = text.replace(",", "") if text.count(",") > 1 else text.replace(",", ".")
+    elif text.count(".") > 1 or _THOUSANDS_DOT.match(text):
+        # "2.500" and "1.250.000" group thousands with dots, as Colombian prices do.
+        text = text.replace(".", "")
+    if not _PLAIN_NUMBER.match(text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern already rules this out
+        return None

@@ -1,0 +1,41 @@
+"""Pages every visitor uses: language choice, municipality search, health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from marketplace.core import geography
+from marketplace.core.safety import safe_next
+from marketplace.extensions import db, limiter
+
+bp = Blueprint("core", __name__)
+
+
+@bp.post("/idioma")
+def set_language():
+    lang = request.form.get("lang")
+    if lang in ("es", "en"):
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            current_user.locale = lang
+            db.session.commit()
+    return redirect(safe_next(request.form.get("next")) or url_for("home.index"))
+
+
+@bp.get("/municipios")
+@limiter.limit("120 per minute")
+def municipalities():
+    """A plain page to look up municipalities: the picker's fallback without JavaScript."""
+    query = (request.args.get("q") or "")[:80]
+    results = geography.search(query, limit=50) if query.strip() else []
+    return render_template("core/municipalities.html", query=query, results=results)
+
+
+@bp.get("/salud")
+@limiter.exempt
+def health():
+    """For load balancers: the app answers and the database is reachable."""
+    db.session.execute(text("SELECT 1"))
+    return jsonify(status="ok")

@@ -1,0 +1,83 @@
+"""Request-level behaviour shared by every page: language, security headers, templates."""
+
+from __future__ import annotations
+
+from flask import Flask, g, has_request_context, request, session
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from marketplace.core import formatting
+
+LANGUAGES = ("es", "en")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def select_locale() -> str:
+    """The language for this request: the user's choice, else the browser's saved choice,
+    else Spanish. API clients may ask with Accept-Language."""
+    if not has_request_context():
+        return "es"
+    override = request.args.get("lang")
+    if override in LANGUAGES:
+        return override
+    if current_user and current_user.is_authenticated and current_user.locale in LANGUAGES:
+        return current_user.locale
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    if request.path.startswith("/api/"):
+        return request.accept_languages.best_match(LANGUAGES, default="es")
+    return "es"
+
+
+def init_app(app: Flask) -> None:
+    from marketplace.extensions import login_manager
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Inicie sesión para continuar.")
+    login_manager.login_message_category = "info"
+    login_manager.needs_refresh_message = _l("Por seguridad, confirme su contraseña.")
+    login_manager.session_protection = "basic"
+
+    for name, func in formatting.FILTERS.items():
+        app.add_template_filter(func, name)
+
+    @app.context_processor
+    def template_globals():
+        return {"current_locale": str(get_locale() or "es"), "languages": LANGUAGES}
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        if request.endpoint == "static":
+            headers.setdefault("X-Content-Type-Options", "nosniff")
+            return response
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if getattr(g, "private_page", False) or (current_user and current_user.is_authenticated):
+            headers["Cache-Control"] = "no-store"
+            headers.add("Vary", "Cookie")
+        if response.mimetype == "text/html":
+            response.headers["Content-Language"] = str(get_locale() or "es")
+        return response

@@ -1,0 +1,74 @@
+"""The front page, and each role's home page showing what that role does next."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from marketplace.accounts import services as accounts
+from marketplace.accounts.models import Cooperative, OrgKind, OrgStatus, Role
+from marketplace.core.models import AuditEvent, Municipality
+from marketplace.extensions import db
+
+bp = Blueprint("home", __name__)
+
+TEMPLATES = {
+    Role.COOP_MANAGER: "home/cooperative.html",
+    Role.COOP_MEMBER: "home/cooperative.html",
+    Role.BUYER_ADMIN: "home/buyer.html",
+    Role.BUYER_PURCHASER: "home/buyer.html",
+    Role.STAFF_AUDITOR: "home/staff.html",
+    Role.PLATFORM_ADMIN: "home/admin.html",
+}
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.dashboard"))
+    stats = {
+        "cooperatives": db.session.scalar(
+            select(func.count()).select_from(Cooperative).where(Cooperative.status == OrgStatus.VERIFIED)
+        ),
+        "pdet_municipalities": db.session.scalar(
+            select(func.count(func.distinct(Cooperative.municipality_code)))
+            .join(Municipality, Municipality.code == Cooperative.municipality_code)
+            .where(Cooperative.status == OrgStatus.VERIFIED, Municipality.pdet_subregion.is_not(None))
+        ),
+    }
+    return render_template("home/landing.html", stats=stats)
+
+
+@bp.get("/inicio")
+@login_required
+def dashboard():
+    role = current_user.role
+    if role is None:
+        return render_template("home/no_organisation.html")
+    context = {"org": current_user.organisation, "role_label": accounts.ROLE_LABELS[role]}
+    if role in (Role.STAFF_AUDITOR, Role.PLATFORM_ADMIN):
+        context["counts"] = accounts.count_by_status()
+        context["pending"] = db.session.scalars(
+            accounts.list_organisations(status=OrgStatus.PENDING).limit(10)
+        ).all()
+        context["coverage"] = _coverage()
+        context["recent_events"] = db.session.scalars(
+            select(AuditEvent).order_by(AuditEvent.id.desc()).limit(8)
+        ).all()
+        context["kinds"] = OrgKind
+    else:
+        context["members"] = accounts.members_of(current_user.organisation)
+    return render_template(TEMPLATES[role], **context)
+
+
+def _coverage() -> dict:
+    """Verified cooperatives by PDET subregion, and how many of the 16 subregions are reached."""
+    rows = db.session.execute(
+        select(Municipality.pdet_subregion, func.count(Cooperative.id))
+        .join(Cooperative, Cooperative.municipality_code == Municipality.code)
+        .where(Cooperative.status == OrgStatus.VERIFIED, Municipality.pdet_subregion.is_not(None))
+        .group_by(Municipality.pdet_subregion)
+        .order_by(func.count(Cooperative.id).desc())
+    ).all()
+    return {"by_subregion": rows, "subregions": len(rows)}
