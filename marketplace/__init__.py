@@ -61,7 +61,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.accounts import views as accounts_views
     from marketplace.core import api as core_api
     from marketplace.core import views as core_views
-    from marketplace.extensions import api
+    from marketplace.extensions import api, limiter
 
     app.register_blueprint(core_views.bp)
     app.register_blueprint(accounts_views.auth_bp)
@@ -71,8 +71,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(home.bp)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())
-    api.register_blueprint(accounts_api.blp, url_prefix="/api/v1")
-    api.register_blueprint(core_api.blp, url_prefix="/api/v1")
+    for blueprint in (accounts_api.blp, core_api.blp):
+        # One shared budget per client address across the whole API.
+        limiter.shared_limit(lambda: app.config["API_RATE_LIMIT"], scope="api")(blueprint)
+        api.register_blueprint(blueprint, url_prefix="/api/v1")
     accounts_api.register_security(app)
     core_api.register_docs(app)
 

@@ -41,6 +41,7 @@ def base_overrides(database_url: str) -> dict:
         "ARGON2_MEMORY_COST": 1024,
         "ARGON2_PARALLELISM": 1,
         "RATELIMIT_STORAGE_URI": "memory://",
+        "API_RATE_LIMIT": "100000 per minute",
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
         "SERVER_NAME": None,
@@ -77,18 +78,34 @@ def _migrate(database_url: str) -> None:
         db.engine.dispose()
 
 
+def _pg_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory):
-    """Build the schema once per run with the migrations."""
+    """Build the schema once per run with the migrations.
+
+    On PostgreSQL each test process gets its own schema in the ``test`` database, so
+    parallel runs (and xdist workers) never touch each other's tables.
+    """
     if USING_PG:
-        engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-                               if PG_URL.startswith("postgresql://") else PG_URL)
+        base = _pg_url(PG_URL)
+        schema = f"t_{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+        engine = create_engine(base)
         with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = _with_search_path(base, schema)
+        _migrate(url)
+        yield url
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
-        _migrate(PG_URL)
-        yield PG_URL
         return
     path = tmp_path_factory.mktemp("db") / "template.db"
     _migrate(f"sqlite:///{path}")
