@@ -106,5 +106,7 @@ def load_config() -> dict:
         "API_PAGE_SIZE_MAX": 100,
         # Demo data
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "cosecha-2026"),
+        # Static URLs carry a content hash (core/web.py), so they can be cached for a year.
+        "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
     }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -53,6 +56,24 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.needs_refresh_message = _l("Por seguridad, confirme su contraseña.")
     login_manager.session_protection = "basic"
+
+    # Static files are fingerprinted (?v=<content hash>) so phones can cache them for a
+    # year and still get a new version right after a deploy.
+    fingerprints: dict[str, str] = {}
+
+    @app.url_defaults
+    def _fingerprint_static(endpoint, values):
+        if endpoint != "static" or "filename" not in values or "v" in values:
+            return
+        filename = values["filename"]
+        if filename not in fingerprints or app.debug:
+            path = Path(app.static_folder) / filename
+            try:
+                fingerprints[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+            except OSError:
+                fingerprints[filename] = ""
+        if fingerprints[filename]:
+            values["v"] = fingerprints[filename]
 
     for name, func in formatting.FILTERS.items():
         app.add_template_filter(func, name)
