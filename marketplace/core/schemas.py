@@ -25,8 +25,11 @@ class MunicipalitySchema(Schema):
     department_code = fields.String(required=True)
     department_name = fields.String(required=True)
     kind = fields.String(required=True)
-    latitude = fields.Decimal(required=True, as_string=True)
-    longitude = fields.Decimal(required=True, as_string=True)
+    # Exact decimals travel as strings so no client rounds them through a float.
+    latitude = fields.Decimal(required=True, as_string=True,
+                              metadata={"type": "string", "format": "decimal", "example": "1.807399"})
+    longitude = fields.Decimal(required=True, as_string=True,
+                               metadata={"type": "string", "format": "decimal", "example": "-78.764073"})
     is_pdet = fields.Boolean(required=True)
     pdet_subregion = fields.String(allow_none=True, required=True)
     label = fields.String(required=True, metadata={"description": "«Municipio, Departamento» para mostrar."})
