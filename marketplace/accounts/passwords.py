@@ -71,6 +71,11 @@ def policy_problem(password: str, *personal: str | None) -> str | None:
     if lowered in _COMMON or len(set(password)) <= 2:
         return "too_common"
     for item in personal:
-        if item and len(item) >= 4 and item.lower().lstrip("+") in lowered:
+        if not item:
+            continue
+        variants = {item.lower().lstrip("+")}
+        if item.startswith("+57"):
+            variants.add(item[3:])  # the mobile as people type it, without the country code
+        if any(len(v) >= 4 and v in lowered for v in variants):
             return "personal"
     return None
