@@ -55,7 +55,9 @@ class CSRFClient(FlaskClient):
     """
 
     def csrf_token(self) -> str:
-        page = self.get("/registro").get_data(as_text=True)
+        # Every page carries a token in its footer (the language form); a 404 page
+        # neither redirects nor depends on who is logged in.
+        page = self.get("/__csrf-token__").get_data(as_text=True)
         match = CSRF_RE.search(page)
         assert match, "no CSRF token on the page"
         return match.group(1)
