@@ -168,11 +168,14 @@ def resolve(text: str | None) -> ResolvedMunicipality:
         return ResolvedMunicipality(found, [found] if found else [])
     key = search_key(text)
     candidates = search(text, limit=12)
-    exact = [m for m in candidates if search_key(m.name) == key or m.search_key == key]
-    if len(exact) == 1:
-        return ResolvedMunicipality(exact[0], exact)
     if len(candidates) == 1:
         return ResolvedMunicipality(candidates[0], candidates)
+    # Prefer the name typed in full: "cali" means Santiago de Cali, not California.
+    exact = [m for m in candidates if search_key(m.name) == key or m.search_key == key]
+    whole_words = [m for m in candidates if f" {key} " in f" {search_key(m.name)} "]
+    for preferred in (exact, whole_words):
+        if len(preferred) == 1:
+            return ResolvedMunicipality(preferred[0], candidates)
     return ResolvedMunicipality(None, candidates)
 
 

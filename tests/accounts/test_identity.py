@@ -1,6 +1,11 @@
 import pytest
 
-from marketplace.accounts.identity import IdentityError, normalize_email, normalize_mobile, normalize_nit
+from marketplace.accounts.identity import (
+    IdentityError,
+    normalize_email,
+    normalize_mobile,
+    normalize_nit,
+)
 from marketplace.accounts.passwords import policy_problem
 
 

@@ -82,6 +82,8 @@ def test_resolve_code_label_name_and_ambiguity(app):
         assert geography.resolve("52835").municipality.code == "52835"
         assert geography.resolve("San Andrés de Tumaco, Nariño (52835)").municipality.code == "52835"
         assert geography.resolve("tumaco").municipality.code == "52835"
+        assert geography.resolve("cali").municipality.code == "76001"  # not California or Calima
+        assert geography.resolve("la union").municipality is None  # four of them
         ambiguous = geography.resolve("san vicente")
         assert ambiguous.municipality is None and len(ambiguous.candidates) >= 3
         assert geography.resolve("99999").municipality is None
