@@ -35,6 +35,8 @@ def token_required(view):
         if db.session.dirty:
             db.session.commit()
         g.api_user = user
+        # Personal data: no browser or proxy may keep a copy (core/web.py sets no-store).
+        g.private_page = True
         return view(*args, **kwargs)
 
     return wrapped

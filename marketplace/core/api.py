@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from flask import abort, current_app, render_template
 from flask_smorest import Blueprint
 
@@ -58,5 +60,12 @@ def register_docs(app) -> None:
     def api_docs():
         from marketplace.extensions import api
 
-        spec = api.spec.to_dict()
+        # A deep copy: to_dict() hands out apispec's own path dicts.
+        spec = copy.deepcopy(api.spec.to_dict())
+        for item in spec.get("paths", {}).values():
+            # Parameters declared on the path (such as {code}) apply to each of its operations.
+            shared = item.pop("parameters", [])
+            for method, operation in item.items():
+                if method in ("get", "post", "put", "patch", "delete"):
+                    operation["parameters"] = shared + operation.get("parameters", [])
         return render_template("core/api_docs.html", spec=spec, title=current_app.config["API_TITLE"])

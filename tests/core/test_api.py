@@ -383,3 +383,6 @@ def test_api_docs_page_lists_every_operation(client):
     # Path parameters are documented too, not only query parameters.
     assert "<code>code</code> *" in page
     assert "<code>page_size</code>" in page
+    # Rendering the page leaves the published document as it was.
+    client.get("/api/docs")
+    assert client.get("/api/openapi.json").get_json() == spec
