@@ -1,0 +1,1 @@
+"""Products, grades, units, harvest listings, photos, reference prices and search."""
