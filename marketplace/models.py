@@ -10,4 +10,12 @@ from marketplace.accounts.models import (  # noqa: F401
     Organisation,
     User,
 )
+from marketplace.catalog.models import (  # noqa: F401
+    CollectionPoint,
+    Grade,
+    Listing,
+    ListingChange,
+    ListingPhoto,
+    Product,
+)
 from marketplace.core.models import AuditEvent, Municipality  # noqa: F401

@@ -75,8 +75,18 @@ class AppendOnlyError(RuntimeError):
     pass
 
 
+# Models whose rows are only ever inserted (the migrations add database triggers too).
+APPEND_ONLY: set[type] = {AuditEvent}
+
+
+def append_only(cls: type) -> type:
+    """Class decorator: the ORM refuses to update or delete rows of ``cls``."""
+    APPEND_ONLY.add(cls)
+    return cls
+
+
 @event.listens_for(Session, "before_flush")
-def _refuse_audit_rewrites(session: Session, _context, _instances) -> None:
+def _refuse_rewrites(session: Session, _context, _instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
-            raise AppendOnlyError("The audit log is append-only.")
+        if isinstance(obj, tuple(APPEND_ONLY)) and (obj in session.deleted or session.is_modified(obj)):
+            raise AppendOnlyError(f"{type(obj).__name__} is append-only.")
