@@ -59,6 +59,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace import home
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import views as accounts_views
+    from marketplace.catalog import views as catalog_views
     from marketplace.core import api as core_api
     from marketplace.core import views as core_views
     from marketplace.extensions import api, limiter
@@ -69,14 +70,25 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_views.org_bp)
     app.register_blueprint(accounts_views.admin_bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(catalog_views.bp)
+    catalog_views.init_app(app)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())
     for blueprint in (accounts_api.blp, core_api.blp):
-        # One shared budget per client address across the whole API.
-        limiter.shared_limit(lambda: app.config["API_RATE_LIMIT"], scope="api")(blueprint)
+        # One shared budget per client address across the whole API. The limiter and the
+        # blueprints live for the whole process, so the limit reads the config of the app
+        # serving the request: a lambda over ``app`` stayed attached for every app created
+        # later. Being the same function each time, it is registered only once.
+        limiter.shared_limit(_api_rate_limit, scope="api")(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     accounts_api.register_security(app)
     core_api.register_docs(app)
+
+
+def _api_rate_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["API_RATE_LIMIT"]
 
 
 def _spec_kwargs() -> dict:

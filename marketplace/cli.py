@@ -13,6 +13,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(geo)
+    app.cli.add_command(catalog)
 
 
 @click.command("seed-demo")
@@ -67,3 +68,19 @@ def geo_sync() -> None:
     changed = geography.load_municipalities()
     db.session.commit()
     click.echo(f"Municipios actualizados: {changed}")
+
+
+@click.group("catalog")
+def catalog() -> None:
+    """The catalogue of licit products."""
+
+
+@catalog.command("seed")
+@with_appcontext
+def catalog_seed() -> None:
+    """Add the starting products and grades that are missing (never overwrites staff edits)."""
+    from marketplace.catalog.catalogue import seed_catalogue
+
+    added = seed_catalogue()
+    db.session.commit()
+    click.echo(f"Productos y calidades agregados: {added}")

@@ -108,5 +108,7 @@ def load_config() -> dict:
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "cosecha-2026"),
         # Static URLs carry a content hash (core/web.py), so they can be cached for a year.
         "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
+        # Listing photos (local folder; see catalog/photos.py for the storage interface)
+        "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
     }

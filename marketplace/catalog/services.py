@@ -1,0 +1,528 @@
+"""Catalogue and listing services: the one way to list, change and find harvests.
+
+Functions take plain values and the acting user, flush, and leave the commit to the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, select
+
+from marketplace.accounts.models import Cooperative, OrgStatus, Role, User
+from marketplace.catalog import units
+from marketplace.catalog.models import (
+    CollectionPoint,
+    Grade,
+    Listing,
+    ListingChange,
+    ListingPhoto,
+    ListingStatus,
+    Product,
+)
+from marketplace.catalog.photos import PhotoError, ProcessedPhoto, new_key
+from marketplace.core import audit, geography
+from marketplace.core.errors import DomainError, Forbidden, NotFound
+from marketplace.core.models import Municipality, utcnow
+from marketplace.core.text import clean_text
+from marketplace.extensions import db
+
+MAX_PHOTOS = 3
+MAX_PRICE_PER_KG = Decimal("2000000")  # far above any farm-gate price in COP/kg
+MAX_WINDOW_DAYS = 366
+# A price below half or above twice the reference asks for confirmation.
+LOW_FACTOR, HIGH_FACTOR = Decimal("0.5"), Decimal("2")
+
+CERTIFICATIONS = {
+    "organico": _l("Orgánico"),
+    "comercio_justo": _l("Comercio justo (Fairtrade)"),
+    "rainforest": _l("Rainforest Alliance"),
+    "bpa": _l("Buenas prácticas agrícolas (BPA-ICA)"),
+    "4c": _l("4C (café)"),
+    "libre_deforestacion": _l("Libre de deforestación"),
+}
+UNIT_MESSAGES = {
+    "unknown_unit": _l("Elija una unidad de la lista."),
+    "weight_required": _l("Diga cuántos kg pesa cada unidad (por ejemplo, un bulto de 50 kg)."),
+    "weight_out_of_range": _l("El peso por unidad debe estar entre 0 y 2.000 kg."),
+    "quantity_not_positive": _l("La cantidad debe ser mayor que cero."),
+    "quantity_too_large": _l("La cantidad es demasiado grande para un solo lote."),
+    "price_not_positive": _l("El precio debe ser mayor que cero."),
+}
+PHOTO_MESSAGES = {
+    "too_large": _l("Cada foto puede pesar hasta 8 MB."),
+    "not_an_image": _l("Ese archivo no es una foto JPEG, PNG o WebP."),
+    "wrong_format": _l("Solo se aceptan fotos JPEG, PNG o WebP."),
+    "too_many_pixels": _l("Esa imagen es demasiado grande (más de 40 megapíxeles)."),
+}
+COOP_ROLES = (Role.COOP_MANAGER, Role.COOP_MEMBER)
+
+
+# ------------------------------------------------------------------- catalogue
+
+
+def active_products() -> list[Product]:
+    return list(db.session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.name)))
+
+
+def get_product(product_id: int | None, *, active_only: bool = True) -> Product:
+    product = db.session.get(Product, product_id) if product_id else None
+    if product is None or (active_only and not product.active):
+        raise DomainError(_l("Elija un producto del catálogo."), "product")
+    return product
+
+
+# -------------------------------------------------------------- authorisation
+
+
+def cooperative_of(user: User) -> Cooperative:
+    """The cooperative the user sells for; others may not list."""
+    org = user.organisation
+    if not isinstance(org, Cooperative) or user.role not in COOP_ROLES:
+        raise Forbidden(_l("Solo las asociaciones y cooperativas publican cosechas."))
+    return org
+
+
+def require_can_sell(user: User) -> Cooperative:
+    coop = cooperative_of(user)
+    if coop.status != OrgStatus.VERIFIED:
+        raise Forbidden(_l("Su organización debe estar verificada para publicar cosechas."))
+    return coop
+
+
+def own_listing(user: User, listing_id: int) -> Listing:
+    """A listing of the user's own cooperative; any other id is simply not found."""
+    listing = db.session.get(Listing, listing_id)
+    org = user.organisation
+    if listing is None or org is None or listing.cooperative_id != org.id or user.role not in COOP_ROLES:
+        raise NotFound(_l("No encontramos esa oferta."))
+    return listing
+
+
+def visible_listing(user: User, listing_id: int) -> Listing:
+    """Buyers and staff see every listing; a cooperative sees only its own."""
+    listing = db.session.get(Listing, listing_id)
+    if listing is None:
+        raise NotFound(_l("No encontramos esa oferta."))
+    if user.role in COOP_ROLES and listing.cooperative_id != user.organisation.id:
+        raise NotFound(_l("No encontramos esa oferta."))
+    return listing
+
+
+# ----------------------------------------------------------- collection points
+
+
+def collection_points(coop: Cooperative) -> list[CollectionPoint]:
+    return list(db.session.scalars(
+        select(CollectionPoint).where(CollectionPoint.cooperative_id == coop.id, CollectionPoint.active.is_(True))
+        .order_by(CollectionPoint.name)
+    ))
+
+
+def add_collection_point(coop: Cooperative, name: str, latitude: Decimal | None, longitude: Decimal | None,
+                         municipality_code: str | None = None) -> CollectionPoint:
+    name = clean_text(name)
+    if not name:
+        raise DomainError(_l("Escriba el nombre del centro de acopio o la vereda."), "new_point")
+    if len(name) > 120:
+        raise DomainError(_l("Máximo %(max)d caracteres.", max=120), "new_point")
+    municipality = geography.get_municipality(municipality_code or coop.municipality_code)
+    if municipality is None:
+        raise DomainError(_l("Elija un municipio de la lista (código DIVIPOLA)."), "new_point")
+    located = latitude is not None and longitude is not None
+    if (latitude is None) != (longitude is None):
+        raise DomainError(_l("Escriba latitud y longitud, o deje ambas vacías."), "latitude")
+    if located and not geography.in_colombia(latitude, longitude):
+        raise DomainError(_l("Esas coordenadas no están en Colombia."), "latitude")
+    point = CollectionPoint(
+        cooperative_id=coop.id, name=name, municipality_code=municipality.code, municipality=municipality,
+        latitude=Decimal(latitude if located else municipality.latitude).quantize(Decimal("0.000001")),
+        longitude=Decimal(longitude if located else municipality.longitude).quantize(Decimal("0.000001")),
+        located=located,
+    )
+    db.session.add(point)
+    db.session.flush()
+    return point
+
+
+# -------------------------------------------------------------------- listings
+
+
+@dataclass
+class ListingData:
+    product_id: int | None
+    grade_id: int | None
+    quantity: Decimal | None
+    unit: str
+    price_per_unit: Decimal | None
+    harvest_date: date | None
+    available_from: date | None
+    available_until: date | None
+    unit_kg: Decimal | None = None
+    collection_point_id: int | None = None
+    new_point_name: str | None = None
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    certifications: list[str] = field(default_factory=list)
+    description: str | None = None
+    confirm_price: bool = False
+
+
+@dataclass
+class PriceReferences:
+    platform_median_kg: Decimal | None
+    sipsa_kg: Decimal | None
+    sipsa_market: str | None
+    sipsa_week: date | None
+    sipsa_distance_km: float | None
+
+    @property
+    def reference_kg(self) -> Decimal | None:
+        return self.platform_median_kg or self.sipsa_kg
+
+
+def price_references(product: Product, grade: Grade | None, municipality: Municipality,
+                     today: date | None = None) -> PriceReferences:
+    """The platform's median price per kg for this product and grade in the department over
+    the last 90 days, and the latest SIPSA wholesale price at the nearest market."""
+    from marketplace.catalog import sipsa
+
+    median = platform_median_price(product.id, grade.id if grade else None, municipality.department_code,
+                                   today or date.today())
+    reference = None
+    if product.sipsa_name:
+        reference = sipsa.nearest_reference(product.sipsa_name, float(municipality.latitude),
+                                            float(municipality.longitude))
+    return PriceReferences(
+        median,
+        reference.latest.mean if reference else None,
+        reference.market.name if reference else None,
+        reference.latest.week_start if reference else None,
+        round(reference.distance_km) if reference else None,
+    )
+
+
+# Filled in by the orders package (prices actually paid); until a sale exists there is no
+# platform median. A hook keeps the import direction catalog <- orders.
+PAID_PRICES_HOOK = None
+
+
+def platform_median_price(product_id: int, grade_id: int | None, department_code: str, today: date) -> Decimal | None:
+    if PAID_PRICES_HOOK is None:
+        return None
+    prices = sorted(PAID_PRICES_HOOK(product_id, grade_id, department_code, today - timedelta(days=90), today))
+    if not prices:
+        return None
+    middle = len(prices) // 2
+    if len(prices) % 2:
+        return prices[middle]
+    return ((prices[middle - 1] + prices[middle]) / 2).quantize(units.COP_STEP)
+
+
+def _validated(coop: Cooperative, data: ListingData, today: date, existing: Listing | None = None):
+    product = get_product(data.product_id)
+    grade = db.session.get(Grade, data.grade_id) if data.grade_id else None
+    if grade is None or grade.product_id != product.id or not grade.active:
+        raise DomainError(_l("Elija una calidad de este producto."), "grade")
+    if data.quantity is None:
+        raise DomainError(_l("Escriba la cantidad."), "quantity")
+    stated = data.unit_kg if units.UNITS.get(data.unit) and units.UNITS[data.unit].needs_weight else None
+    try:
+        unit_kg = units.unit_weight(data.unit, stated)
+    except units.UnitError as exc:
+        raise DomainError(UNIT_MESSAGES[exc.code], "unit_kg" if exc.code != "unknown_unit" else "unit") from exc
+    try:
+        quantity_kg = units.to_kg(data.quantity, data.unit, stated)
+    except units.UnitError as exc:
+        raise DomainError(UNIT_MESSAGES[exc.code], "quantity") from exc
+    if data.price_per_unit is None:
+        raise DomainError(_l("Escriba el precio por unidad."), "price")
+    try:
+        price_kg = units.price_per_kg(data.price_per_unit, data.unit, stated)
+    except units.UnitError as exc:
+        raise DomainError(UNIT_MESSAGES[exc.code], "price") from exc
+    if price_kg > MAX_PRICE_PER_KG or price_kg < Decimal("1"):
+        raise DomainError(_l("Ese precio no es posible: revise la unidad y los ceros."), "price")
+    for name, value in (("harvest_date", data.harvest_date), ("available_from", data.available_from),
+                        ("available_until", data.available_until)):
+        if value is None:
+            raise DomainError(_l("Escriba la fecha."), name)
+    if data.harvest_date > today + timedelta(days=365) or data.harvest_date < today - timedelta(days=365):
+        raise DomainError(_l("La fecha de cosecha debe estar dentro de un año de hoy."), "harvest_date")
+    unchanged_from = existing is not None and existing.available_from == data.available_from
+    if data.available_from < today and not unchanged_from:
+        raise DomainError(_l("La fecha no puede estar en el pasado."), "available_from")
+    if data.available_until < today:
+        raise DomainError(_l("La fecha no puede estar en el pasado."), "available_until")
+    if data.available_until < data.available_from:
+        raise DomainError(_l("«Disponible hasta» debe ser igual o posterior a «disponible desde»."), "available_until")
+    if (data.available_until - data.available_from).days > MAX_WINDOW_DAYS:
+        raise DomainError(_l("Una oferta puede estar disponible hasta un año."), "available_until")
+    unknown = set(data.certifications) - set(CERTIFICATIONS)
+    if unknown:
+        raise DomainError(_l("Elija certificaciones de la lista."), "certifications")
+    description = clean_text(data.description) or None
+    if description and len(description) > 1000:
+        raise DomainError(_l("Máximo %(max)d caracteres.", max=1000), "description")
+    return product, grade, unit_kg, quantity_kg, price_kg, description
+
+
+def _collection_point(coop: Cooperative, data: ListingData) -> CollectionPoint:
+    if data.collection_point_id:
+        point = db.session.get(CollectionPoint, data.collection_point_id)
+        if point is None or point.cooperative_id != coop.id or not point.active:
+            raise DomainError(_l("Elija uno de sus centros de acopio."), "collection_point")
+        return point
+    if data.new_point_name and data.new_point_name.strip():
+        return add_collection_point(coop, data.new_point_name, data.latitude, data.longitude)
+    raise DomainError(_l("Elija dónde se recoge la cosecha, o escriba un nuevo centro de acopio."), "collection_point")
+
+
+def _check_price(product, grade, point, price_kg: Decimal, confirmed: bool, today: date) -> None:
+    refs = price_references(product, grade, point.municipality, today)
+    reference = refs.reference_kg
+    if reference and not confirmed and not (reference * LOW_FACTOR <= price_kg <= reference * HIGH_FACTOR):
+        raise DomainError(
+            _l("Ese precio está muy lejos del precio de referencia. Revíselo o marque «Confirmo el precio»."),
+            "price", status_code=409,
+        )
+
+
+def _place(listing: Listing, point: CollectionPoint) -> None:
+    listing.collection_point = point
+    listing.collection_point_id = point.id
+    listing.municipality_code = point.municipality_code
+    listing.department_code = point.municipality.department_code
+    listing.pdet_subregion = point.municipality.pdet_subregion
+    listing.latitude, listing.longitude = point.latitude, point.longitude
+
+
+def _store_photos(listing: Listing, processed: list[ProcessedPhoto], storage) -> None:
+    if len(listing.photos) + len(processed) > MAX_PHOTOS:
+        raise DomainError(_l("Puede subir hasta %(n)s fotos por oferta.", n=MAX_PHOTOS), "photos")
+    used = {p.position for p in listing.photos}
+    free = (n for n in range(MAX_PHOTOS) if n not in used)
+    for photo in processed:
+        key, thumb_key = new_key(), new_key()
+        storage.save(key, photo.image)
+        storage.save(thumb_key, photo.thumbnail)
+        listing.photos.append(ListingPhoto(position=next(free), key=key, thumb_key=thumb_key,
+                                           width=photo.width, height=photo.height))
+
+
+def process_uploads(files: list[bytes]) -> list[ProcessedPhoto]:
+    """Check and re-encode uploaded photos before anything is written."""
+    from marketplace.catalog import photos
+
+    if len(files) > MAX_PHOTOS:
+        raise DomainError(_l("Puede subir hasta %(n)s fotos por oferta.", n=MAX_PHOTOS), "photos")
+    processed = []
+    for data in files:
+        try:
+            processed.append(photos.process(data))
+        except PhotoError as exc:
+            raise DomainError(PHOTO_MESSAGES[exc.code], "photos") from exc
+    return processed
+
+
+SNAPSHOT = ("product_id", "grade_id", "unit", "unit_kg", "quantity_kg", "available_kg", "price_per_unit",
+            "price_per_kg", "available_from", "available_until", "collection_point_id", "status")
+
+
+def create_listing(actor: User, data: ListingData, photos: list[ProcessedPhoto] | None = None, storage=None,
+                   today: date | None = None) -> Listing:
+    today = today or date.today()
+    coop = require_can_sell(actor)
+    product, grade, unit_kg, quantity_kg, price_kg, description = _validated(coop, data, today)
+    point = _collection_point(coop, data)
+    _check_price(product, grade, point, price_kg, data.confirm_price, today)
+    listing = Listing(
+        cooperative_id=coop.id, product=product, product_id=product.id, grade=grade, grade_id=grade.id,
+        status=ListingStatus.ACTIVE, unit=data.unit, unit_kg=unit_kg, quantity_kg=quantity_kg,
+        available_kg=quantity_kg, price_per_unit=data.price_per_unit.quantize(units.COP_STEP),
+        price_per_kg=price_kg, harvest_date=data.harvest_date, available_from=data.available_from,
+        available_until=data.available_until, certifications=sorted(set(data.certifications)),
+        description=description, created_by_id=actor.id,
+    )
+    _place(listing, point)
+    db.session.add(listing)
+    if photos:
+        _store_photos(listing, photos, storage)
+    db.session.flush()
+    db.session.add(ListingChange(listing_id=listing.id, actor_id=actor.id, price_per_kg_after=price_kg,
+                                 quantity_kg_after=quantity_kg, reason="created"))
+    audit.record("listing.created", "listing", listing.id, actor=actor, organisation_id=coop.id,
+                 after=audit.snapshot(listing, SNAPSHOT))
+    return listing
+
+
+def update_listing(actor: User, listing: Listing, data: ListingData, photos: list[ProcessedPhoto] | None = None,
+                   storage=None, today: date | None = None) -> None:
+    """Change a listing. Quantity already sold stays sold: the new quantity must cover it."""
+    today = today or date.today()
+    coop = require_can_sell(actor)
+    if listing.cooperative_id != coop.id:
+        raise NotFound(_l("No encontramos esa oferta."))
+    if listing.status == ListingStatus.WITHDRAWN:
+        raise DomainError(_l("Esta oferta fue retirada; vuelva a abrirla para cambiarla."))
+    product, grade, unit_kg, quantity_kg, price_kg, description = _validated(coop, data, today, existing=listing)
+    point = _collection_point(coop, data)
+    if price_kg != listing.price_per_kg:
+        _check_price(product, grade, point, price_kg, data.confirm_price, today)
+    committed = listing.quantity_kg - listing.available_kg
+    if quantity_kg < committed:
+        raise DomainError(_l("Ya hay pedidos por %(kg)s kg: la cantidad no puede ser menor.", kg=committed), "quantity")
+    before = audit.snapshot(listing, SNAPSHOT)
+    old_price, old_quantity = listing.price_per_kg, listing.quantity_kg
+    listing.product, listing.product_id, listing.grade, listing.grade_id = product, product.id, grade, grade.id
+    listing.unit, listing.unit_kg = data.unit, unit_kg
+    listing.quantity_kg, listing.available_kg = quantity_kg, quantity_kg - committed
+    listing.price_per_unit, listing.price_per_kg = data.price_per_unit.quantize(units.COP_STEP), price_kg
+    listing.harvest_date, listing.available_from = data.harvest_date, data.available_from
+    listing.available_until = data.available_until
+    listing.certifications = sorted(set(data.certifications))
+    listing.description = description
+    listing.updated_at = utcnow()
+    _place(listing, point)
+    if photos:
+        _store_photos(listing, photos, storage)
+    db.session.flush()
+    if old_price != price_kg or old_quantity != quantity_kg:
+        db.session.add(ListingChange(
+            listing_id=listing.id, actor_id=actor.id, price_per_kg_before=old_price, price_per_kg_after=price_kg,
+            quantity_kg_before=old_quantity, quantity_kg_after=quantity_kg, reason="edited"))
+    old, new = audit.changed(before, audit.snapshot(listing, SNAPSHOT))
+    if new:
+        audit.record("listing.updated", "listing", listing.id, actor=actor, organisation_id=coop.id,
+                     before=old, after=new)
+
+
+STATUS_ACTIONS = {
+    "pause": (ListingStatus.ACTIVE, ListingStatus.PAUSED),
+    "withdraw": (None, ListingStatus.WITHDRAWN),
+    "reopen": (None, ListingStatus.ACTIVE),
+}
+
+
+def change_status(actor: User, listing: Listing, action: str, today: date | None = None) -> None:
+    today = today or date.today()
+    coop = cooperative_of(actor)
+    if listing.cooperative_id != coop.id:
+        raise NotFound(_l("No encontramos esa oferta."))
+    if action not in STATUS_ACTIONS:
+        raise DomainError(_l("Esa acción no existe."))
+    required, target = STATUS_ACTIONS[action]
+    if action == "reopen":
+        require_can_sell(actor)
+        if listing.status == ListingStatus.ACTIVE:
+            raise DomainError(_l("La oferta ya está abierta."))
+        if listing.available_until < today:
+            raise DomainError(_l("La fecha «disponible hasta» ya pasó: edítela para volver a abrir la oferta."))
+    elif required is not None and listing.status != required:
+        raise DomainError(_l("Solo se puede pausar una oferta abierta."))
+    elif listing.status == target:
+        return
+    before = {"status": listing.status.value}
+    listing.status = target
+    listing.updated_at = utcnow()
+    db.session.flush()
+    audit.record(f"listing.{action}", "listing", listing.id, actor=actor, organisation_id=coop.id,
+                 before=before, after={"status": target.value})
+
+
+def is_available(listing: Listing, today: date | None = None) -> bool:
+    today = today or date.today()
+    return listing.status == ListingStatus.ACTIVE and listing.available_until >= today and listing.available_kg > 0
+
+
+def my_listings(coop: Cooperative) -> list[Listing]:
+    return list(db.session.scalars(
+        select(Listing).where(Listing.cooperative_id == coop.id)
+        .order_by((Listing.status == ListingStatus.WITHDRAWN).asc(), Listing.updated_at.desc())
+    ))
+
+
+def history(listing: Listing) -> list[ListingChange]:
+    return list(db.session.scalars(
+        select(ListingChange).where(ListingChange.listing_id == listing.id).order_by(ListingChange.id.desc())
+    ))
+
+
+# ---------------------------------------------------------------------- search
+
+
+@dataclass
+class SearchFilters:
+    product_id: int | None = None
+    grade_id: int | None = None
+    department_code: str | None = None
+    municipality_code: str | None = None
+    subregion: str | None = None
+    certification: str | None = None
+    min_kg: Decimal | None = None
+    available_on: date | None = None
+    min_price_kg: Decimal | None = None
+    max_price_kg: Decimal | None = None
+    sort: str = "freshness"
+    origin: tuple[Decimal, Decimal] | None = None  # a delivery site, for distance sorting
+
+
+SORTS = ("price", "quantity", "freshness", "distance")
+
+
+def search_statement(filters: SearchFilters, today: date | None = None) -> Select:
+    """Listings a buyer can order now, filtered and sorted. Filters use the columns copied
+    onto the listing, so the main query needs no join."""
+    today = today or date.today()
+    day = filters.available_on or today
+    stmt = select(Listing).where(
+        Listing.status == ListingStatus.ACTIVE,
+        Listing.available_kg > 0,
+        Listing.available_until >= max(day, today),
+        Listing.available_from <= max(day, today),
+    )
+    if filters.product_id:
+        stmt = stmt.where(Listing.product_id == filters.product_id)
+    if filters.grade_id:
+        stmt = stmt.where(Listing.grade_id == filters.grade_id)
+    if filters.department_code:
+        stmt = stmt.where(Listing.department_code == filters.department_code)
+    if filters.municipality_code:
+        stmt = stmt.where(Listing.municipality_code == filters.municipality_code)
+    if filters.subregion:
+        stmt = stmt.where(Listing.pdet_subregion == filters.subregion)
+    if filters.min_kg:
+        stmt = stmt.where(Listing.available_kg >= filters.min_kg)
+    if filters.min_price_kg:
+        stmt = stmt.where(Listing.price_per_kg >= filters.min_price_kg)
+    if filters.max_price_kg:
+        stmt = stmt.where(Listing.price_per_kg <= filters.max_price_kg)
+    if filters.certification:
+        # JSON arrays are compared as text so the filter works on SQLite and PostgreSQL alike.
+        stmt = stmt.where(func.cast(Listing.certifications, db.String).contains(f'"{filters.certification}"'))
+    if filters.sort == "price":
+        stmt = stmt.order_by(Listing.price_per_kg.asc(), Listing.id.desc())
+    elif filters.sort == "quantity":
+        stmt = stmt.order_by(Listing.available_kg.desc(), Listing.id.desc())
+    elif filters.sort == "distance" and filters.origin:
+        lat, lon = filters.origin
+        # Squared equirectangular distance: the same order as great-circle distance at
+        # Colombia's latitudes, computable in SQL without trigonometry.
+        cos_lat = Decimal(str(round(math.cos(math.radians(float(lat))), 6)))
+        dx = (Listing.longitude - lon) * cos_lat
+        dy = Listing.latitude - lat
+        stmt = stmt.order_by((dx * dx + dy * dy).asc(), Listing.id.desc())
+    else:
+        stmt = stmt.order_by(Listing.created_at.desc(), Listing.id.desc())
+    return stmt
+
+
+def distance_km(listing: Listing, origin: tuple[Decimal, Decimal] | None) -> float | None:
+    if origin is None:
+        return None
+    return geography.great_circle_km(listing.latitude, listing.longitude, origin[0], origin[1])
+

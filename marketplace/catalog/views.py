@@ -1,0 +1,286 @@
+"""HTML pages: a cooperative's listings and the listing form (phone-first, no JavaScript
+needed), the listing page, and the buyers' search."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, Role
+from marketplace.catalog import services
+from marketplace.catalog.forms import ListingForm, StatusForm
+from marketplace.catalog.models import Grade
+from marketplace.catalog.units import UNITS
+from marketplace.core import geography
+from marketplace.core.access import roles_required
+from marketplace.core.errors import DomainError
+from marketplace.core.types import parse_decimal
+from marketplace.extensions import db
+
+bp = Blueprint("catalog", __name__, template_folder="templates")
+COOP = (Role.COOP_MANAGER, Role.COOP_MEMBER)
+
+
+def storage():
+    return current_app.extensions["marketplace_storage"]
+
+
+def _lang() -> str:
+    return str(get_locale() or "es")[:2]
+
+
+@bp.get("/ofertas")
+@roles_required(*COOP)
+def my_listings():
+    coop = services.cooperative_of(current_user)
+    return render_template("catalog/my_listings.html", coop=coop, listings=services.my_listings(coop),
+                           today=date.today(), is_available=services.is_available, status_form=StatusForm())
+
+
+def _listing_data(form, product_id) -> services.ListingData:
+    return services.ListingData(
+        product_id=product_id, grade_id=form.grade.data, quantity=form.quantity.decimal, unit=form.unit.data,
+        unit_kg=form.unit_kg.decimal, price_per_unit=form.price.decimal, harvest_date=form.harvest_date.data,
+        available_from=form.available_from.data, available_until=form.available_until.data,
+        collection_point_id=form.collection_point.data or None, new_point_name=form.new_point.data,
+        latitude=form.latitude.decimal, longitude=form.longitude.decimal,
+        certifications=form.certifications.data or [], description=form.description.data,
+        confirm_price=form.confirm_price.data,
+    )
+
+
+def _uploads(form) -> list[bytes]:
+    files = [f for f in (form.photos.data or []) if getattr(f, "filename", "")]
+    return [f.read() for f in files]
+
+
+def _form_page(form, product, coop, listing=None, status=200):
+    references = None
+    if coop.municipality is not None:
+        grade = db.session.get(Grade, form.grade.data) if form.grade.data else None
+        references = services.price_references(product, grade, coop.municipality)
+    return render_template("catalog/listing_form.html", form=form, product=product, listing=listing,
+                           references=references, units=UNITS), status
+
+
+@bp.route("/ofertas/nueva", methods=["GET", "POST"])
+@roles_required(*COOP)
+def new_listing():
+    coop = services.require_can_sell(current_user)
+    product_id = request.args.get("producto", type=int)
+    if not product_id:
+        return render_template("catalog/choose_product.html", products=services.active_products())
+    try:
+        product = services.get_product(product_id)
+    except DomainError:
+        abort(404)
+    form = ListingForm()
+    form.set_choices(product, services.collection_points(coop), _lang())
+    if request.method == "GET":
+        today = date.today()
+        form.harvest_date.data = form.available_from.data = today
+        form.unit.data = product.usual_units[0] if product.usual_units else "kg"
+    if form.validate_on_submit():
+        try:
+            photos = services.process_uploads(_uploads(form))
+            listing = services.create_listing(current_user, _listing_data(form, product.id), photos, storage())
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            form.attach_error(error)
+        else:
+            flash(_("Oferta publicada."), "success")
+            return redirect(url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
+    return _form_page(form, product, coop, status=422 if request.method == "POST" else 200)
+
+
+@bp.route("/ofertas/<int:listing_id>/editar", methods=["GET", "POST"])
+@roles_required(*COOP)
+def edit_listing(listing_id: int):
+    listing = services.own_listing(current_user, listing_id)
+    coop = services.cooperative_of(current_user)
+    form = ListingForm()
+    form.set_choices(listing.product, services.collection_points(coop), _lang())
+    if request.method == "GET":
+        form.grade.data = listing.grade_id
+        form.quantity.data = _plain(listing.quantity_kg / listing.unit_kg)
+        form.unit.data = listing.unit
+        form.unit_kg.data = _plain(listing.unit_kg) if UNITS[listing.unit].needs_weight else ""
+        form.price.data = _plain(listing.price_per_unit)
+        form.harvest_date.data = listing.harvest_date
+        form.available_from.data = listing.available_from
+        form.available_until.data = listing.available_until
+        form.collection_point.data = listing.collection_point_id
+        form.certifications.data = listing.certifications
+        form.description.data = listing.description
+    if form.validate_on_submit():
+        try:
+            photos = services.process_uploads(_uploads(form))
+            services.update_listing(current_user, listing, _listing_data(form, listing.product_id), photos, storage())
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            form.attach_error(error)
+        else:
+            flash(_("Oferta actualizada."), "success")
+            return redirect(url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
+    return _form_page(form, listing.product, coop, listing, status=422 if request.method == "POST" else 200)
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+@bp.post("/ofertas/<int:listing_id>/estado")
+@roles_required(*COOP)
+def listing_status(listing_id: int):
+    listing = services.own_listing(current_user, listing_id)
+    if not StatusForm().validate_on_submit():
+        abort(400)
+    try:
+        services.change_status(current_user, listing, request.form.get("action", ""))
+        db.session.commit()
+        flash(_("Oferta actualizada."), "success")
+    except DomainError as error:
+        db.session.rollback()
+        if error.status_code in (403, 404):
+            raise
+        flash(str(error.message), "error")
+    return redirect(url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
+
+
+@bp.get("/ofertas/<int:listing_id>")
+@login_required
+def listing_page(listing_id: int):
+    listing = services.visible_listing(current_user, listing_id)
+    coop = db.session.get(Cooperative, listing.cooperative_id)
+    return render_template("catalog/listing.html", listing=listing, coop=coop, history=services.history(listing),
+                           available=services.is_available(listing), units=UNITS,
+                           certifications=services.CERTIFICATIONS)
+
+
+@bp.get("/media/<key>")
+def media(key: str):
+    """Photos and thumbnails, by their unguessable server-made names."""
+    try:
+        data = storage().read(key)
+    except (ValueError, OSError):
+        abort(404)
+    from io import BytesIO
+
+    response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=365 * 24 * 3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# ---------------------------------------------------------------------- search
+
+PAGE_SIZE = 20
+
+
+def _parse_search(args):
+    """Search filters from the query string, with a message for each one that is wrong."""
+    problems: list[str] = []
+    filters = services.SearchFilters()
+
+    def integer(name):
+        value = args.get(name, "").strip()
+        if not value:
+            return None
+        if not value.isdigit() or len(value) > 9:
+            problems.append(name)
+            return None
+        return int(value)
+
+    filters.product_id = integer("producto")
+    filters.grade_id = integer("calidad")
+    department = args.get("departamento", "").strip()
+    if department:
+        if department.isdigit() and len(department) == 2:
+            filters.department_code = department
+        else:
+            problems.append("departamento")
+    municipality = args.get("municipio", "").strip()
+    if municipality:
+        resolved = geography.resolve(municipality)
+        if resolved.municipality:
+            filters.municipality_code = resolved.municipality.code
+        else:
+            problems.append("municipio")
+    subregion = args.get("subregion", "").strip()[:80]
+    filters.subregion = subregion or None
+    certification = args.get("certificacion", "").strip()
+    if certification:
+        if certification in services.CERTIFICATIONS:
+            filters.certification = certification
+        else:
+            problems.append("certificacion")
+    for name, attr in (("min_kg", "min_kg"), ("precio_min", "min_price_kg"), ("precio_max", "max_price_kg")):
+        raw = args.get(name, "").strip()
+        if raw:
+            value = parse_decimal(raw[:20])
+            if value is None or value < 0:
+                problems.append(name)
+            else:
+                setattr(filters, attr, value)
+    if filters.min_price_kg and filters.max_price_kg and filters.min_price_kg > filters.max_price_kg:
+        problems.append("precio_max")
+    raw_date = args.get("fecha", "").strip()
+    if raw_date:
+        try:
+            filters.available_on = date.fromisoformat(raw_date[:10])
+        except ValueError:
+            problems.append("fecha")
+    sort = args.get("orden", "freshness")
+    filters.sort = sort if sort in services.SORTS else "freshness"
+    site_id = integer("sitio")
+    site = None
+    if site_id and isinstance(current_user.organisation, Buyer):
+        site = db.session.get(DeliverySite, site_id)
+        if site is None or site.buyer_id != current_user.organisation.id:
+            problems.append("sitio")
+            site = None
+        else:
+            filters.origin = (site.latitude, site.longitude)
+    if filters.sort == "distance" and filters.origin is None:
+        filters.sort = "freshness"
+    return filters, problems, site
+
+
+@bp.get("/buscar")
+@login_required
+def search():
+    filters, problems, site = _parse_search(request.args)
+    page_number = request.args.get("page", 1, type=int) or 1
+    page = db.paginate(services.search_statement(filters), page=max(1, min(page_number, 10_000)),
+                       per_page=PAGE_SIZE, error_out=False, count=True)
+    sites = current_user.organisation.delivery_sites if isinstance(current_user.organisation, Buyer) else []
+    return render_template(
+        "catalog/search.html", page=page, filters=filters, problems=problems, site=site, sites=sites,
+        products=services.active_products(), departments=geography.departments(),
+        subregions=geography.pdet_subregions(), certifications=services.CERTIFICATIONS,
+        distance=services.distance_km, units=UNITS, args=request.args,
+        pager_args={k: v for k, v in request.args.items() if k != "page"},
+    ), (400 if problems else 200)
+
+
+def init_app(app) -> None:
+    from marketplace.catalog.photos import LocalStorage
+
+    app.extensions["marketplace_storage"] = LocalStorage(app.config["UPLOAD_FOLDER"])
+
