@@ -38,6 +38,9 @@ class Municipality(db.Model):
 
     @property
     def label(self) -> str:
+        # Bogotá is both the municipality and the capital district: say it once.
+        if self.name == self.department_name:
+            return self.name
         return f"{self.name}, {self.department_name}"
 
     def __repr__(self) -> str:

@@ -386,3 +386,46 @@ def test_api_docs_page_lists_every_operation(client):
     # Rendering the page leaves the published document as it was.
     client.get("/api/docs")
     assert client.get("/api/openapi.json").get_json() == spec
+
+
+def test_api_rate_limit_answers_json_429(make_app):
+    app = make_app(API_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    for path in ("/api/v1/municipalities", "/api/v1/municipalities/52835", "/api/v1/me"):
+        assert client.get(path).status_code in (200, 401)
+    # The budget is shared by the whole API.
+    response = client.get("/api/v1/municipalities?q=cali")
+    body = _assert_json_error(response, 429)
+    assert "Demasiados intentos" in body["message"]
+    assert int(response.headers["Retry-After"]) > 0
+    # Pages are not counted against the API budget.
+    assert client.get("/municipios?q=cali").status_code == 200
+
+
+def test_unexpected_api_errors_answer_json_500_without_details(app, monkeypatch):
+    from marketplace.core import geography
+
+    def broken(_stmt):
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(geography, "count", broken)
+    response = app.test_client().get("/api/v1/municipalities")
+    body = _assert_json_error(response, 500)
+    assert "hunter2" not in response.get_data(as_text=True) and "Traceback" not in body["message"]
+
+
+def test_each_app_uses_its_own_api_rate_limit(make_app):
+    """The API limit is attached to process-wide blueprints; an app created earlier with
+    a small limit must not throttle an app created later, nor the other way round."""
+    from marketplace.extensions import limiter
+
+    strict = make_app(API_RATE_LIMIT="2 per minute")
+    generous = make_app(API_RATE_LIMIT="50 per minute")
+    for _ in range(5):
+        assert generous.test_client().get("/api/v1/municipalities/52835").status_code == 200
+    strict_client = strict.test_client()
+    statuses = [strict_client.get("/api/v1/municipalities/52835", environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code
+                for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    for name in ("me", "geography"):
+        assert len(limiter.limit_manager._blueprint_limits[name]) == 1

@@ -11,6 +11,7 @@ from marketplace.config import load_config
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 TEMPLATES = Path(__file__).resolve().parents[2] / "marketplace"
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
 
 def _state_changing_rules(app):
@@ -20,24 +21,62 @@ def _state_changing_rules(app):
     ]
 
 
-def _url_for_rule(rule) -> str:
+def _url_for_rule(rule, ids: dict | None = None) -> str:
+    """The rule's URL with each converter filled: an existing id where one is known,
+    1 (or "x" for strings) otherwise."""
     url = rule.rule
     for name, converter in rule._converters.items():
-        value = "1" if isinstance(converter, IntegerConverter) else "x"
-        url = re.sub(r"<[^>]*" + re.escape(name) + ">", value, url)
+        value = (ids or {}).get(name) or ("1" if isinstance(converter, IntegerConverter) else "x")
+        url = re.sub(r"<[^>]*" + re.escape(name) + ">", str(value), url)
     return url
 
 
+def _existing_ids(app, factory, person) -> dict:
+    """Ids of existing rows (the person's own where they have one), by URL converter name."""
+    from sqlalchemy import select
+
+    from marketplace.accounts import services
+    from marketplace.accounts.models import DeliverySite, Membership, User
+    from marketplace.extensions import db
+
+    factory.buyer()  # a buyer with one delivery site
+    with app.app_context():
+        user = db.session.get(User, person.user_id)
+        token, _plain = services.create_api_token(user, "CSRF", person.password)
+        ids = {
+            "org_id": person.organisation_id,
+            "membership_id": db.session.scalar(select(Membership.id).where(Membership.user_id == user.id)),
+            "token_id": token.id,
+            "site_id": db.session.scalar(select(DeliverySite.id)),
+        }
+        db.session.commit()
+    assert all(ids.values()), ids
+    return ids
+
+
 @pytest.mark.parametrize("role", ["coop_manager", "platform_admin"])
-def test_every_form_refuses_a_post_without_csrf_token(app, login_as, role):
-    client, _person = login_as(role)
+def test_every_form_refuses_a_post_without_csrf_token(app, factory, login_as, role):
+    client, person = login_as(role)
+    ids = _existing_ids(app, factory, person)
     rules = _state_changing_rules(app)
+    expected = sum(len(rule.methods & STATE_CHANGING) for rule in rules)
     assert len(rules) >= 15, "the walk must cover the application's forms"
+    checked = 0
     for rule in rules:
         for method in sorted(rule.methods & STATE_CHANGING):
-            response = client.open(_url_for_rule(rule), method=method, data={"x": "1"})
+            response = client.open(_url_for_rule(rule, ids), method=method, data={"x": "1"})
             assert response.status_code == 400, (rule.rule, method, response.status_code)
-            assert "El formulario caducó" in response.get_data(as_text=True), rule.rule
+            assert "El formulario caducó o no es válido" in response.get_data(as_text=True), rule.rule
+            checked += 1
+    assert checked >= expected >= 15
+    # Nothing changed: still logged in (logout refused too), the token is not revoked.
+    assert client.get("/cuenta").status_code == 200
+    from marketplace.accounts.models import ApiToken, User
+    from marketplace.extensions import db
+
+    with app.app_context():
+        assert db.session.get(ApiToken, ids["token_id"]).revoked_at is None
+        assert db.session.get(User, person.user_id).active
 
 
 def test_anonymous_forms_also_need_the_token(client):
@@ -67,11 +106,15 @@ def test_security_headers_on_pages(client, login_as):
 
 def test_templates_need_no_inline_script_or_style():
     offenders = []
+    scanned = 0
     for path in TEMPLATES.rglob("templates/**/*.html"):
+        scanned += 1
         text = path.read_text(encoding="utf-8")
         if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) or re.search(r"\son[a-z]+\s*=", text) \
-                or re.search(r"\sstyle\s*=", text):
+                or re.search(r"\sstyle\s*=", text) or re.search(r"<style\b", text, re.I) \
+                or re.search(r"javascript:", text, re.I):
             offenders.append(str(path))
+    assert scanned >= 20, "the scan must find the templates"
     assert offenders == []
 
 
@@ -154,26 +197,39 @@ def test_login_is_limited_per_address(make_app, factory):
     assert response.status_code == 200
 
 
-def test_rate_limit_counters_live_in_redis_when_configured(make_app):
-    url = "redis://127.0.0.1:6379/15"
-    try:
-        store = redis_lib.Redis.from_url(url)
-        store.flushdb()
-    except redis_lib.exceptions.ConnectionError:
-        import os
+@pytest.fixture
+def redis_store():
+    """Database 15 of the local Redis, flushed before and after the test. Skipped when
+    Redis is not running, except on CI where it must be."""
+    import os
 
+    store = redis_lib.Redis.from_url(REDIS_TEST_URL)
+    try:
+        store.ping()
+    except redis_lib.exceptions.ConnectionError:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip("Redis is not running")
-    app = make_app(RATELIMIT_STORAGE_URI=url, LOGIN_LIMIT_PER_ADDRESS="2 per minute")
-    client = app.test_client()
-    _failed_login(client, "3001112233")
-    assert any(b"login-address" in key or b"login" in key for key in store.keys("*"))
-    # A second application process sharing Redis sees the same budget.
-    second = make_app(RATELIMIT_STORAGE_URI=url, LOGIN_LIMIT_PER_ADDRESS="2 per minute").test_client()
-    _failed_login(second, "3001112233")
-    assert _failed_login(second, "3001112233").status_code == 429
     store.flushdb()
+    yield store
+    store.flushdb()
+    store.close()
+
+
+def test_rate_limit_counters_live_in_redis_when_configured(make_app, redis_store):
+    app = make_app(RATELIMIT_STORAGE_URI=REDIS_TEST_URL, LOGIN_LIMIT_PER_ADDRESS="2 per minute")
+    client = app.test_client()
+    assert _failed_login(client, "3001112233").status_code == 200
+    keys = [key.decode() for key in redis_store.keys("*")]
+    assert any("login-address" in key and "127.0.0.1" in key for key in keys), keys
+    # A second application process sharing Redis sees the same budget.
+    second = make_app(RATELIMIT_STORAGE_URI=REDIS_TEST_URL, LOGIN_LIMIT_PER_ADDRESS="2 per minute").test_client()
+    assert _failed_login(second, "3001112233").status_code == 200
+    assert _failed_login(second, "3001112233").status_code == 429
+    assert _failed_login(client, "3001112233").status_code == 429
+    # The counters are only in Redis: once it forgets them, the address may try again.
+    redis_store.flushdb()
+    assert _failed_login(client, "3001112233").status_code == 200
 
 
 def test_error_pages_speak_the_users_language(client):
@@ -196,3 +252,82 @@ def test_redirect_after_login_stays_on_this_site(client, factory):
     response = client.post("/entrar", data={"identifier": person.login, "password": person.password,
                                             "next": "/cuenta"})
     assert response.headers["Location"] == "/cuenta"
+
+
+def test_login_limits_per_account_then_per_address(make_app, factory):
+    """Three failures lock the account for a minute, even with the right password; other
+    accounts from the same address keep working until the address has used its five."""
+    app = make_app(LOGIN_LIMIT_PER_ACCOUNT="3 per minute", LOGIN_LIMIT_PER_ADDRESS="5 per minute")
+    people = [factory.cooperative()[1] for _ in range(3)]
+    locked, second, third = people
+
+    def attempt(person, password, address="127.0.0.1"):
+        return app.test_client().post("/entrar", data={"identifier": person.login, "password": password},
+                                      environ_base={"REMOTE_ADDR": address})
+
+    for _ in range(3):
+        failed = attempt(locked, "clave-equivocada-1")
+        assert failed.status_code == 200
+        assert "El celular, el correo o la contraseña no son correctos." in failed.get_data(as_text=True)
+    blocked = attempt(locked, locked.password)
+    assert blocked.status_code == 429 and blocked.mimetype == "text/html"
+    assert "Demasiados intentos. Espere un momento e intente de nuevo." in blocked.get_data(as_text=True)
+    assert int(blocked.headers["Retry-After"]) > 0
+    # The refused attempt did not use up the address's budget: two more logins work.
+    assert attempt(second, second.password).status_code == 302
+    assert attempt(third, third.password).status_code == 302
+    # Now the address has made five attempts: any account is refused from it...
+    assert attempt(second, second.password).status_code == 429
+    # ...but not from another address, except the locked account.
+    assert attempt(second, second.password, address="10.1.2.3").status_code == 302
+    assert attempt(locked, locked.password, address="10.1.2.3").status_code == 429
+
+
+def _inline_code(html: str) -> list[str]:
+    """Tags the CSP would block: inline scripts and styles, event handlers, style
+    attributes and javascript: URLs."""
+    def blocked(tag: str) -> bool:
+        inline_script = re.match(r"<script\b", tag, re.I) and not re.search(r"\ssrc\s*=", tag, re.I)
+        return bool(
+            inline_script
+            or re.match(r"<style\b", tag, re.I)
+            or re.search(r"\s(on[a-z]+|style)\s*=", tag, re.I)
+            or re.search(r"=\s*[\"']?\s*javascript:", tag, re.I)
+        )
+
+    return [tag for tag in re.findall(r"<[a-zA-Z][^>]*>", html) if blocked(tag)]
+
+
+def test_the_inline_code_detector_works():
+    assert _inline_code('<p>ok</p><script src="/static/js/a.js" defer></script><a href="/x">x</a>') == []
+    for bad in ("<script>alert(1)</script>", '<div style="color:red">', '<button onclick="x()">',
+                "<style>p{}</style>", '<a href="javascript:x()">'):
+        assert _inline_code(bad), bad
+
+
+@pytest.mark.parametrize("role", [None, "coop_manager", "buyer_admin", "platform_admin"])
+def test_every_page_obeys_the_csp_and_private_pages_are_not_cached(app, factory, login_as, role):
+    """Walk every GET page as a visitor and as several roles: no server error, the
+    security headers everywhere, no inline code in the HTML actually sent, and no
+    cached copies of anything a logged-in person sees."""
+    if role is None:
+        client, ids = app.test_client(), {}
+    else:
+        client, person = login_as(role)
+        ids = _existing_ids(app, factory, person)
+    rendered = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        url = _url_for_rule(rule, ids)
+        response = client.get(url)
+        assert response.status_code in (200, 302, 401, 403, 404), (url, response.status_code)
+        headers = response.headers
+        assert "script-src 'self'" in headers["Content-Security-Policy"], url
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY", url
+        if role is not None:
+            assert headers["Cache-Control"] == "no-store", url
+        if response.status_code == 200 and response.mimetype == "text/html":
+            assert _inline_code(response.get_data(as_text=True)) == [], url
+            rendered += 1
+    assert rendered >= (7 if role is None else 9)
