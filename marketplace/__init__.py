@@ -59,6 +59,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace import home
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import views as accounts_views
+    from marketplace.catalog import api as catalog_api
     from marketplace.catalog import views as catalog_views
     from marketplace.core import api as core_api
     from marketplace.core import views as core_views
@@ -74,7 +75,7 @@ def _register_blueprints(app: Flask) -> None:
     catalog_views.init_app(app)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())
-    for blueprint in (accounts_api.blp, core_api.blp):
+    for blueprint in (accounts_api.blp, core_api.blp, catalog_api.blp):
         # One shared budget per client address across the whole API. The limiter and the
         # blueprints live for the whole process, so the limit reads the config of the app
         # serving the request: a lambda over ``app`` stayed attached for every app created

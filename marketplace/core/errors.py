@@ -15,9 +15,12 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 
 class DomainError(Exception):
-    """A rule of the domain refused the request; nothing was changed."""
+    """A rule of the domain refused the request; nothing was changed.
 
-    status_code = 400
+    422: the request was well formed but the rules of the business refuse it.
+    """
+
+    status_code = 422
 
     def __init__(self, message, field: str | None = None, *, status_code: int | None = None):
         super().__init__(message)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 
 class PageArgsSchema(Schema):
@@ -51,3 +53,23 @@ class MunicipalityPageSchema(PageMetaSchema):
 
 class CodePathSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^\d{5}$"))
+
+
+class DecimalString(fields.Decimal):
+    """An exact decimal sent and received as a string ("12.5"), never as a float.
+
+    The OpenAPI type is a string with a pattern, and input that does not match it (a JSON
+    number, "1e3", "-5", "NaN") is refused before conversion.
+    """
+
+    PATTERN = r"^\d{1,12}(\.\d{1,6})?$"
+
+    def __init__(self, description: str = "", **kwargs):
+        metadata = {"type": "string", "format": "decimal", "pattern": self.PATTERN, "example": "12.5",
+                    "description": description, **kwargs.pop("metadata", {})}
+        super().__init__(as_string=True, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not re.fullmatch(self.PATTERN, value):
+            raise ValidationError('Escriba un número decimal como texto, por ejemplo "12.5".')
+        return super()._deserialize(value, attr, data, **kwargs)

@@ -9,6 +9,7 @@ from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from marketplace.core import formatting
 
@@ -48,8 +49,19 @@ def select_locale() -> str:
     return "es"
 
 
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` ids never exceed a 32-bit primary key, so an absurd id in a URL is
+    a plain 404 instead of an overflow inside the database driver."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
     from marketplace.extensions import login_manager
+
+    app.url_map.converters["int"] = BoundedIntConverter
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Inicie sesión para continuar.")
