@@ -64,3 +64,17 @@ class ListingForm(BaseForm):
 
 class StatusForm(BaseForm):
     pass
+
+
+class ProductForm(BaseForm):
+    name = StringField(_l("Nombre"), validators=[required(), max_length(80)])
+    name_en = StringField(_l("Nombre en inglés"), validators=[required(), max_length(80)])
+    category = SelectField(_l("Categoría"), validators=[required()])
+    usual_units = CheckboxesField(_l("Unidades usuales"), choices=[(code, u.label_es) for code, u in UNITS.items()],
+                                  validators=[Optional()])
+
+
+class GradeForm(BaseForm):
+    grade_name = StringField(_l("Calidad"), validators=[required(), max_length(80)])
+    grade_name_en = StringField(_l("Calidad en inglés"), validators=[required(), max_length(80)])
+    rank = DecimalTextField(_l("Orden (mayor es mejor)"), minimum=0, maximum=1000, validators=[required()])

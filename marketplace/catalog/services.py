@@ -526,3 +526,102 @@ def distance_km(listing: Listing, origin: tuple[Decimal, Decimal] | None) -> flo
         return None
     return geography.great_circle_km(listing.latitude, listing.longitude, origin[0], origin[1])
 
+
+
+# ------------------------------------------------------------ staff curation
+
+PRODUCT_FIELDS = ("name", "name_en", "category", "usual_units", "active")
+GRADE_FIELDS = ("name", "name_en", "rank", "active")
+
+
+def _require_admin(actor: User) -> None:
+    if not actor.is_admin:
+        raise Forbidden(_l("Solo un administrador de la plataforma cura el catálogo."))
+
+
+def _slug(text: str) -> str:
+    from marketplace.core.text import search_key
+
+    return search_key(text).replace(" ", "-")[:60]
+
+
+def save_product(actor: User, product: Product | None, name: str, name_en: str, category: str,
+                 usual_units: list[str]) -> Product:
+    """Add a product, or rename and re-categorise one (platform admins only)."""
+    from marketplace.catalog.models import Category
+
+    _require_admin(actor)
+    name, name_en = clean_text(name), clean_text(name_en)
+    if not name or len(name) > 80:
+        raise DomainError(_l("Escriba el nombre (máximo 80 caracteres)."), "name")
+    if not name_en or len(name_en) > 80:
+        raise DomainError(_l("Escriba el nombre en inglés (máximo 80 caracteres)."), "name_en")
+    if category not in {c.value for c in Category}:
+        raise DomainError(_l("Elija una categoría de la lista."), "category")
+    if not usual_units or any(u not in units.UNITS for u in usual_units):
+        raise DomainError(_l("Elija al menos una unidad de la lista."), "usual_units")
+    clash = db.session.scalar(select(Product).where(func.lower(Product.name) == name.lower()))
+    if clash is not None and clash is not product:
+        raise DomainError(_l("Ya hay un producto con ese nombre."), "name")
+    before = audit.snapshot(product, PRODUCT_FIELDS) if product else None
+    if product is None:
+        slug = _slug(name)
+        if db.session.scalar(select(Product.id).where(Product.slug == slug)):
+            slug = f"{slug[:50]}-{db.session.scalar(select(func.count()).select_from(Product)) + 1}"
+        product = Product(slug=slug, active=True)
+        db.session.add(product)
+    product.name, product.name_en, product.category = name, name_en, Category(category)
+    product.usual_units = [u for u in units.UNITS if u in usual_units]
+    db.session.flush()
+    audit.record("product.created" if before is None else "product.updated", "product", product.id, actor=actor,
+                 before=before, after=audit.snapshot(product, PRODUCT_FIELDS))
+    return product
+
+
+def set_product_active(actor: User, product: Product, active: bool) -> None:
+    """Retire (or bring back) a product: retired products cannot be listed; existing
+    listings stay as they are."""
+    _require_admin(actor)
+    if product.active == active:
+        return
+    product.active = active
+    db.session.flush()
+    audit.record("product.retired" if not active else "product.restored", "product", product.id, actor=actor,
+                 before={"active": not active}, after={"active": active})
+
+
+def save_grade(actor: User, product: Product, grade: Grade | None, name: str, name_en: str, rank: int) -> Grade:
+    _require_admin(actor)
+    name, name_en = clean_text(name), clean_text(name_en)
+    if not name or len(name) > 80:
+        raise DomainError(_l("Escriba el nombre (máximo 80 caracteres)."), "grade_name")
+    if not name_en or len(name_en) > 80:
+        raise DomainError(_l("Escriba el nombre en inglés (máximo 80 caracteres)."), "grade_name_en")
+    if rank is None or not 0 <= rank <= 1000:
+        raise DomainError(_l("El orden debe estar entre 0 y 1.000 (mayor es mejor)."), "rank")
+    before = audit.snapshot(grade, GRADE_FIELDS) if grade else None
+    if grade is None:
+        code = _slug(name)[:40] or "calidad"
+        if any(g.code == code for g in product.grades):
+            code = f"{code[:30]}-{len(product.grades) + 1}"
+        grade = Grade(product=product, code=code, active=True)
+        db.session.add(grade)
+    grade.name, grade.name_en, grade.rank = name, name_en, rank
+    db.session.flush()
+    audit.record("grade.created" if before is None else "grade.updated", "grade", grade.id, actor=actor,
+                 before=before, after=audit.snapshot(grade, GRADE_FIELDS))
+    return grade
+
+
+def set_grade_active(actor: User, grade: Grade, active: bool) -> None:
+    _require_admin(actor)
+    if grade.active == active:
+        return
+    grade.active = active
+    db.session.flush()
+    audit.record("grade.retired" if not active else "grade.restored", "grade", grade.id, actor=actor,
+                 before={"active": not active}, after={"active": active})
+
+
+def all_products() -> list[Product]:
+    return list(db.session.scalars(select(Product).order_by(Product.active.desc(), Product.name)))

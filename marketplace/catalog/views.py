@@ -23,11 +23,11 @@ from flask_login import current_user, login_required
 
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, Role
 from marketplace.catalog import services
-from marketplace.catalog.forms import ListingForm, StatusForm
-from marketplace.catalog.models import Grade
+from marketplace.catalog.forms import GradeForm, ListingForm, ProductForm, StatusForm
+from marketplace.catalog.models import Grade, Product
 from marketplace.catalog.units import UNITS
 from marketplace.core import geography
-from marketplace.core.access import roles_required
+from marketplace.core.access import roles_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
@@ -284,3 +284,81 @@ def init_app(app) -> None:
 
     app.extensions["marketplace_storage"] = LocalStorage(app.config["UPLOAD_FOLDER"])
 
+
+
+# ------------------------------------------------------------- staff curation
+
+CATEGORY_LABELS = {
+    "cacao_coffee": "Cacao y café", "fruit": "Frutas", "roots_plantain": "Raíces, tubérculos y plátano",
+    "grains": "Granos", "sweeteners": "Panela y miel", "vegetables": "Hortalizas", "fish": "Pescado",
+    "industrial": "Industriales y aceites",
+}
+
+
+def _product_form(formdata=True, obj=None):
+    form = ProductForm(obj=obj) if formdata else ProductForm(formdata=None, obj=obj)
+    form.category.choices = list(CATEGORY_LABELS.items())
+    if obj is not None and request.method == "GET":
+        form.category.data = obj.category.value
+    return form
+
+
+@bp.route("/admin/catalogo", methods=["GET", "POST"])
+@staff_required
+def catalogue_admin():
+    form = _product_form()
+    status = 200
+    if request.method == "POST":
+        if not current_user.is_admin:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                services.save_product(current_user, None, form.name.data, form.name_en.data, form.category.data,
+                                      form.usual_units.data or [])
+                db.session.commit()
+                flash(_("Producto agregado al catálogo."), "success")
+                return redirect(url_for("catalog.catalogue_admin"))
+            except DomainError as error:
+                db.session.rollback()
+                form.attach_error(error)
+        status = 422
+    return render_template("catalog/admin_catalogue.html", products=services.all_products(), form=form,
+                           categories=CATEGORY_LABELS, status_form=StatusForm()), status
+
+
+@bp.route("/admin/catalogo/<int:product_id>", methods=["GET", "POST"])
+@staff_required
+def product_admin(product_id: int):
+    product = db.session.get(Product, product_id) or abort(404)
+    form = _product_form(obj=product)
+    grade_form = GradeForm(prefix="g")
+    status = 200
+    if request.method == "POST":
+        if not current_user.is_admin:
+            abort(403)
+        action = request.form.get("action", "save")
+        try:
+            if action in ("retire", "restore") and StatusForm().validate_on_submit():
+                services.set_product_active(current_user, product, action == "restore")
+            elif action == "add_grade" and grade_form.validate_on_submit():
+                services.save_grade(current_user, product, None, grade_form.grade_name.data,
+                                    grade_form.grade_name_en.data, int(grade_form.rank.decimal))
+            elif action.startswith("grade_") and StatusForm().validate_on_submit():
+                grade = db.session.get(Grade, int(request.form.get("grade_id", "0") or 0))
+                if grade is None or grade.product_id != product.id:
+                    abort(404)
+                services.set_grade_active(current_user, grade, action == "grade_restore")
+            elif action == "save" and form.validate_on_submit():
+                services.save_product(current_user, product, form.name.data, form.name_en.data,
+                                      form.category.data, form.usual_units.data or [])
+            else:
+                raise DomainError(_("Revise los campos marcados."))
+            db.session.commit()
+            flash(_("Catálogo actualizado."), "success")
+            return redirect(url_for("catalog.product_admin", product_id=product.id))
+        except DomainError as error:
+            db.session.rollback()
+            (grade_form if action == "add_grade" else form).attach_error(error)
+            status = 422
+    return render_template("catalog/admin_product.html", product=product, form=form, grade_form=grade_form,
+                           categories=CATEGORY_LABELS, status_form=StatusForm()), status
