@@ -74,8 +74,12 @@ def _form_page(form, product, coop, listing=None, status=200):
     if coop.municipality is not None:
         grade = db.session.get(Grade, form.grade.data) if form.grade.data else None
         references = services.price_references(product, grade, coop.municipality)
+    # References are shown per kg and per the unit being typed (when its weight is known).
+    unit = UNITS.get(form.unit.data or "")
+    unit_weight = unit.kg if unit and unit.kg else form.unit_kg.decimal if unit else None
     return render_template("catalog/listing_form.html", form=form, product=product, listing=listing,
-                           references=references, units=UNITS), status
+                           references=references, units=UNITS, unit_weight=unit_weight,
+                           unit_code=form.unit.data), status
 
 
 @bp.route("/ofertas/nueva", methods=["GET", "POST"])

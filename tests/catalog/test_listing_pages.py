@@ -197,3 +197,26 @@ def test_buyers_search_by_product_and_department_and_see_price_per_kg(app, facto
     expected = round(great_circle_km(Decimal("1.807399"), Decimal("-78.764073"), Decimal("4.649251"), Decimal("-74.106992")))
     assert near.status_code == 200 and f"{expected} km en línea recta" in near.get_data(as_text=True)
     assert buyer_client.get(f"/buscar?orden=distance&sitio={foreign_site}").status_code == 400
+
+
+def test_reference_prices_and_confirmation_of_a_far_price(app, factory, catalogue):
+    from marketplace.catalog import sipsa
+
+    _coop, manager = factory.cooperative()
+    client = app.test_client()
+    login(client, manager)
+    with app.app_context():
+        plantain = db.session.scalar(select(Product).where(Product.slug == "platano-harton"))
+        plantain_id, grade_id = plantain.id, plantain.grades[0].id
+    reference = sipsa.nearest_reference("Plátano hartón verde", 1.807399, -78.764073)
+    page = client.get(f"/ofertas/nueva?producto={plantain_id}").get_data(as_text=True)
+    assert "Túquerres (Nariño)" in page and f"{reference.latest.mean:,.0f}".replace(",", ".") in page
+    form = _form(catalogue, grade=str(grade_id), unit="canastilla", unit_kg="25", quantity="10",
+                 price=str(int(reference.latest.mean * 25 * 5)))  # five times the wholesale price
+    far = client.post(f"/ofertas/nueva?producto={plantain_id}", data=form)
+    html = far.get_data(as_text=True)
+    assert far.status_code == 422 and "lejos del precio de referencia" in field_error(html, "price")
+    assert 'name="confirm_price"' in html and f"{reference.latest.mean * 25:,.0f}".replace(",", ".") in html
+    assert _count(app, Listing) == 0
+    confirmed = client.post(f"/ofertas/nueva?producto={plantain_id}", data={**form, "confirm_price": "y"})
+    assert confirmed.status_code == 302 and _count(app, Listing) == 1
