@@ -220,3 +220,40 @@ def test_reference_prices_and_confirmation_of_a_far_price(app, factory, catalogu
     assert _count(app, Listing) == 0
     confirmed = client.post(f"/ofertas/nueva?producto={plantain_id}", data={**form, "confirm_price": "y"})
     assert confirmed.status_code == 302 and _count(app, Listing) == 1
+
+
+def test_sold_kilos_stay_sold_and_history_cannot_be_rewritten(app, factory, catalogue):
+    from decimal import Decimal as D
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from marketplace.core.audit import AppendOnlyError
+
+    _coop, manager = factory.cooperative()
+    client = app.test_client()
+    login(client, manager)
+    listing_id = _create(app, client, catalogue)  # 500 kg
+    with app.app_context():
+        listing = db.session.get(Listing, listing_id)
+        listing.available_kg = D("200")  # 300 kg already ordered
+        db.session.commit()
+        point = listing.collection_point_id
+    too_small = client.post(f"/ofertas/{listing_id}/editar", data=_form(
+        catalogue, quantity="20", collection_point=str(point), new_point=""))  # 250 kg < 300 sold
+    assert "Ya hay pedidos por 300" in field_error(too_small.get_data(as_text=True), "quantity")
+    bigger = client.post(f"/ofertas/{listing_id}/editar", data=_form(
+        catalogue, quantity="48", collection_point=str(point), new_point=""))  # 600 kg
+    assert bigger.status_code == 302
+    with app.app_context():
+        listing = db.session.get(Listing, listing_id)
+        assert (listing.quantity_kg, listing.available_kg) == (D("600.000"), D("300.000"))
+        change = db.session.scalar(select(ListingChange).order_by(ListingChange.id))
+        change.price_per_kg_after = D("1")
+        with pytest.raises(AppendOnlyError):
+            db.session.flush()
+        db.session.rollback()
+        for statement in ("UPDATE listing_change SET reason = 'x'", "DELETE FROM listing_change"):
+            with pytest.raises(DBAPIError):
+                db.session.execute(text(statement))
+            db.session.rollback()
