@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, Role
@@ -283,19 +284,25 @@ def search():
     ), (400 if problems else 200)
 
 
+def localized(obj) -> str:
+    """A product's or grade's name in the reader's language."""
+    return obj.name_en if _lang() == "en" and getattr(obj, "name_en", None) else obj.name
+
+
 def init_app(app) -> None:
     from marketplace.catalog.photos import LocalStorage
 
     app.extensions["marketplace_storage"] = LocalStorage(app.config["UPLOAD_FOLDER"])
+    app.jinja_env.globals["localized"] = localized
 
 
 
 # ------------------------------------------------------------- staff curation
 
 CATEGORY_LABELS = {
-    "cacao_coffee": "Cacao y café", "fruit": "Frutas", "roots_plantain": "Raíces, tubérculos y plátano",
-    "grains": "Granos", "sweeteners": "Panela y miel", "vegetables": "Hortalizas", "fish": "Pescado",
-    "industrial": "Industriales y aceites",
+    "cacao_coffee": _l("Cacao y café"), "fruit": _l("Frutas"), "roots_plantain": _l("Raíces, tubérculos y plátano"),
+    "grains": _l("Granos"), "sweeteners": _l("Panela y miel"), "vegetables": _l("Hortalizas"), "fish": _l("Pescado"),
+    "industrial": _l("Industriales y aceites"),
 }
 
 
