@@ -84,19 +84,20 @@ MAX_COUNT = 100_000
 # --------------------------------------------------------------------------- identity
 
 
+def _normalized(value: str | None, normalize, field: str) -> str | None:
+    """An optional phone or e-mail, normalised; a typing mistake is reported on ``field``."""
+    if not value or not value.strip():
+        return None
+    try:
+        return normalize(value)
+    except IdentityError as exc:
+        raise DomainError(IDENTITY_MESSAGES[exc.code], field) from exc
+
+
 def login_identity(phone: str | None, email: str | None) -> tuple[str | None, str | None]:
     """Normalised (phone, email); at least one is required."""
-    phone_value = email_value = None
-    if phone and phone.strip():
-        try:
-            phone_value = normalize_mobile(phone)
-        except IdentityError as exc:
-            raise DomainError(IDENTITY_MESSAGES[exc.code], "phone") from exc
-    if email and email.strip():
-        try:
-            email_value = normalize_email(email)
-        except IdentityError as exc:
-            raise DomainError(IDENTITY_MESSAGES[exc.code], "email") from exc
+    phone_value = _normalized(phone, normalize_mobile, "phone")
+    email_value = _normalized(email, normalize_email, "email")
     if not phone_value and not email_value:
         raise DomainError(_l("Escriba un celular o un correo para iniciar sesión."), "phone")
     return phone_value, email_value
@@ -212,17 +213,8 @@ def _apply_cooperative(coop: Cooperative, data: CooperativeData) -> None:
         if counts[field] > counts["members_total"]:
             raise DomainError(_l("No puede ser mayor que el total de asociados."), field)
     municipality = municipality_or_error(data.municipality_code)
-    contact_phone = contact_email = None
-    if data.contact_phone and data.contact_phone.strip():
-        try:
-            contact_phone = normalize_mobile(data.contact_phone)
-        except IdentityError as exc:
-            raise DomainError(IDENTITY_MESSAGES[exc.code], "contact_phone") from exc
-    if data.contact_email and data.contact_email.strip():
-        try:
-            contact_email = normalize_email(data.contact_email)
-        except IdentityError as exc:
-            raise DomainError(IDENTITY_MESSAGES[exc.code], "contact_email") from exc
+    contact_phone = _normalized(data.contact_phone, normalize_mobile, "contact_phone")
+    contact_email = _normalized(data.contact_email, normalize_email, "contact_email")
     description = clean_text(data.description) or None
     if description and len(description) > 2000:
         raise DomainError(_l("La descripción es demasiado larga (máximo 2.000 caracteres)."), "description")
@@ -286,17 +278,8 @@ def _apply_buyer(buyer: Buyer, data: BuyerData) -> None:
     if sector and len(sector) > 80:
         raise DomainError(_l("El sector es demasiado largo (máximo 80 caracteres)."), "sector")
     municipality = municipality_or_error(data.municipality_code)
-    contact_phone = contact_email = None
-    if data.contact_phone and data.contact_phone.strip():
-        try:
-            contact_phone = normalize_mobile(data.contact_phone)
-        except IdentityError as exc:
-            raise DomainError(IDENTITY_MESSAGES[exc.code], "contact_phone") from exc
-    if data.contact_email and data.contact_email.strip():
-        try:
-            contact_email = normalize_email(data.contact_email)
-        except IdentityError as exc:
-            raise DomainError(IDENTITY_MESSAGES[exc.code], "contact_email") from exc
+    contact_phone = _normalized(data.contact_phone, normalize_mobile, "contact_phone")
+    contact_email = _normalized(data.contact_email, normalize_email, "contact_email")
     buyer.name = name
     buyer.nit = nit_or_error(data.nit, required=True, except_org=buyer if buyer.id else None)
     buyer.andi_member = bool(data.andi_member)
