@@ -14,6 +14,7 @@ from marketplace.accounts.models import Buyer, DeliverySite
 from marketplace.catalog import services
 from marketplace.catalog.models import Listing, ListingStatus
 from marketplace.catalog.schemas import (
+    ListingChangeSchema,
     ListingInputSchema,
     ListingPageSchema,
     ListingQuerySchema,
@@ -137,7 +138,7 @@ def get_listing(listing_id):
 
 @blp.route("/listings/<int:listing_id>", methods=["PATCH"])
 @secured(blp)
-@blp.arguments(ListingInputSchema(partial=True))
+@blp.arguments(ListingChangeSchema(partial=True))
 @blp.response(200, ListingSchema)
 @blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no es suya.")
 @blp.alt_response(409, response="DEFAULT_ERROR", description="Precio lejos de la referencia: confirme con confirm_price.")

@@ -109,6 +109,10 @@ class ListingInputSchema(Schema):
                                    metadata={"description": "Publicar aunque el precio esté lejos de la referencia."})
 
 
+class ListingChangeSchema(ListingInputSchema):
+    """The same fields as a new listing, all optional: only those sent change."""
+
+
 class ListingStatusSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["active", "paused", "withdrawn"]))
 

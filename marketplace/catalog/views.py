@@ -21,11 +21,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, Role
 from marketplace.catalog import services
 from marketplace.catalog.forms import GradeForm, ListingForm, ProductForm, StatusForm
-from marketplace.catalog.models import Grade, Product
+from marketplace.catalog.models import Grade, Listing, Product
 from marketplace.catalog.units import UNITS
 from marketplace.core import geography
 from marketplace.core.access import roles_required, staff_required
@@ -272,7 +273,8 @@ def _parse_search(args):
 def search():
     filters, problems, site = _parse_search(request.args)
     page_number = request.args.get("page", 1, type=int) or 1
-    page = db.paginate(services.search_statement(filters), page=max(1, min(page_number, 10_000)),
+    stmt = services.search_statement(filters).options(selectinload(Listing.photos))
+    page = db.paginate(stmt, page=max(1, min(page_number, 10_000)),
                        per_page=PAGE_SIZE, error_out=False, count=True)
     sites = current_user.organisation.delivery_sites if isinstance(current_user.organisation, Buyer) else []
     return render_template(

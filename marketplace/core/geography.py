@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import func, or_, select
 
 from marketplace.core.models import Municipality
@@ -69,6 +70,7 @@ def load_municipalities() -> int:
                 setattr(current, key, value)
             count += 1
     db.session.flush()
+    current_app.extensions.pop("marketplace_geography", None)
     return count
 
 
@@ -124,23 +126,37 @@ def count(stmt) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
 
 
+def _cached(name: str, compute):
+    """Reference geography changes only with a migration or `flask geo sync`, so lists
+    built from it are kept per application process."""
+    cache = current_app.extensions.setdefault("marketplace_geography", {})
+    if name not in cache:
+        cache[name] = compute()
+    return cache[name]
+
+
 def departments() -> list[tuple[str, str]]:
-    rows = db.session.execute(
-        select(Municipality.department_code, Municipality.department_name)
-        .distinct()
-        .order_by(Municipality.department_name)
-    )
-    return [(code, name) for code, name in rows]
+    def compute():
+        rows = db.session.execute(
+            select(Municipality.department_code, Municipality.department_name)
+            .distinct()
+            .order_by(Municipality.department_name)
+        )
+        return [(code, name) for code, name in rows]
+
+    return _cached("departments", compute)
 
 
 def pdet_subregions() -> list[str]:
-    rows = db.session.scalars(
-        select(Municipality.pdet_subregion)
-        .where(Municipality.pdet_subregion.is_not(None))
-        .distinct()
-        .order_by(Municipality.pdet_subregion)
-    )
-    return list(rows)
+    def compute():
+        return list(db.session.scalars(
+            select(Municipality.pdet_subregion)
+            .where(Municipality.pdet_subregion.is_not(None))
+            .distinct()
+            .order_by(Municipality.pdet_subregion)
+        ))
+
+    return _cached("subregions", compute)
 
 
 @dataclass(frozen=True)
