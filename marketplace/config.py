@@ -111,4 +111,28 @@ def load_config() -> dict:
         # Listing photos (local folder; see catalog/photos.py for the storage interface)
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
+        # Orders: the platform's fee on the buyer's order and its commission on the
+        # cooperative's sales, in percent; how long a cooperative has to answer an order,
+        # how long a card order waits for its payment, invoice terms and payout delay.
+        "PLATFORM_FEE_PERCENT": os.environ.get("PLATFORM_FEE_PERCENT", "3"),
+        "COOPERATIVE_FEE_PERCENT": os.environ.get("COOPERATIVE_FEE_PERCENT", "0"),
+        "ORDER_ACCEPT_HOURS": _int("ORDER_ACCEPT_HOURS", 48),
+        "CARD_PAYMENT_MINUTES": _int("CARD_PAYMENT_MINUTES", 60),
+        "INVOICE_TERMS_DAYS": _int("INVOICE_TERMS_DAYS", 30),
+        "PAYOUT_DAYS": _int("PAYOUT_DAYS", 8),
+        # Stripe: without a secret key the app takes invoice payment only.
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        # Only for a fake Stripe server in development and tests (localstripe).
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
+        "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        # E-mail: without SMTP_HOST messages are written to the log.
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int("SMTP_PORT", 587),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool("SMTP_STARTTLS", True),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Mercado Rural <no-responder@mercadorural.co>"),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
     }

@@ -11,7 +11,7 @@ _configured = False
 
 
 def configure_engines() -> None:
-    """Enforce foreign keys (and wait on locks) on every SQLite connection."""
+    """Enforce foreign keys, wait on locks and begin write transactions on SQLite."""
     global _configured
     if _configured:
         return
@@ -24,3 +24,14 @@ def configure_engines() -> None:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
+            # SQLAlchemy, not the driver, opens transactions (see _sqlite_begin).
+            dbapi_connection.isolation_level = None
+
+    @event.listens_for(Engine, "begin")
+    def _sqlite_begin(conn):
+        # A deferred SQLite transaction that reads and then writes fails at once with
+        # "database is locked" when another writer got in between. Taking the write lock
+        # at the start makes concurrent writers queue on busy_timeout instead, so stock
+        # reservations are serialised on SQLite as row locks serialise them on PostgreSQL.
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

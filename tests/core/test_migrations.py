@@ -32,14 +32,15 @@ APP_TABLES = {"municipality", "user_account", "login_session", "api_token", "org
 def _differences(metadata) -> list:
     """What ``flask db migrate`` would write: Alembic's autogenerate comparison between
     the models and the migrated database, with the app's own options."""
-    with db.engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection,
-            # The app's own options (create_app passes compare_type=True), plus server defaults.
-            opts={"compare_type": True, "compare_server_default": True, "render_as_batch": True,
-                  "target_metadata": metadata},
-        )
-        return compare_metadata(context, metadata)
+    # The session's own connection: on SQLite a second connection would wait for the
+    # write lock the session's transaction holds.
+    context = MigrationContext.configure(
+        db.session.connection(),
+        # The app's own options (create_app passes compare_type=True), plus server defaults.
+        opts={"compare_type": True, "compare_server_default": True, "render_as_batch": True,
+              "target_metadata": metadata},
+    )
+    return compare_metadata(context, metadata)
 
 
 def test_migrated_schema_matches_the_models(app):
