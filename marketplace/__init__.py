@@ -64,6 +64,8 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.core import api as core_api
     from marketplace.core import views as core_views
     from marketplace.extensions import api, limiter
+    from marketplace.orders import api as orders_api
+    from marketplace.orders import views as orders_views
 
     app.register_blueprint(core_views.bp)
     app.register_blueprint(accounts_views.auth_bp)
@@ -73,9 +75,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(home.bp)
     app.register_blueprint(catalog_views.bp)
     catalog_views.init_app(app)
+    app.register_blueprint(orders_views.bp)
+    orders_views.init_app(app)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())
-    for blueprint in (accounts_api.blp, core_api.blp, catalog_api.blp):
+    for blueprint in (accounts_api.blp, core_api.blp, catalog_api.blp, orders_api.blp):
         # One shared budget per client address across the whole API. The limiter and the
         # blueprints live for the whole process, so the limit reads the config of the app
         # serving the request: a lambda over ``app`` stayed attached for every app created

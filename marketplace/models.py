@@ -19,3 +19,13 @@ from marketplace.catalog.models import (  # noqa: F401
     Product,
 )
 from marketplace.core.models import AuditEvent, Municipality  # noqa: F401
+from marketplace.orders.models import (  # noqa: F401
+    CartItem,
+    Dispute,
+    Order,
+    OrderLine,
+    OrderPart,
+    PartEvent,
+    Refund,
+    StripeEvent,
+)

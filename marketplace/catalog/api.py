@@ -72,6 +72,7 @@ def _data(values: dict, base=None) -> services.ListingData:
         new_point_name=point.get("name"), latitude=point.get("latitude"), longitude=point.get("longitude"),
         certifications=pick("certifications") or [], description=pick("description"),
         confirm_price=values.get("confirm_price", False),
+        min_order=values.get("min_order", (base.min_order_kg / base.unit_kg) if base and base.min_order_kg else None),
     )
 
 

@@ -37,6 +37,8 @@ class ListingForm(BaseForm):
     unit = SelectField(_l("Unidad"), validators=[required()])
     unit_kg = DecimalTextField(_l("Kg por unidad (bulto, canastilla, racimo...)"),
                                description=_l("Solo si la unidad no es kg, arroba, carga o tonelada."))
+    min_order = DecimalTextField(_l("Pedido mínimo (opcional)"),
+                                 description=_l("En la misma unidad; vacío si vende cualquier cantidad."))
     price = DecimalTextField(_l("Precio por unidad (COP)"), validators=[required(_l("Escriba el precio."))],
                              render_kw={"inputmode": "numeric"})
     confirm_price = BooleanField(_l("Confirmo el precio aunque esté lejos de la referencia"))

@@ -116,6 +116,7 @@ class Listing(db.Model):
         CheckConstraint("unit_kg > 0", name="unit_kg_positive"),
         CheckConstraint("price_per_kg > 0", name="price_positive"),
         CheckConstraint("available_until >= available_from", name="window_ordered"),
+        CheckConstraint("min_order_kg IS NULL OR min_order_kg > 0", name="min_order_positive"),
         Index("ix_listing_search", "status", "product_id", "department_code", "available_until"),
     )
 
@@ -128,6 +129,8 @@ class Listing(db.Model):
     unit_kg: Mapped[Decimal] = mapped_column(Numeric(10, 3))
     quantity_kg: Mapped[Decimal] = mapped_column(Kilograms)
     available_kg: Mapped[Decimal] = mapped_column(Kilograms)
+    # The smallest quantity one order may take (none: any quantity).
+    min_order_kg: Mapped[Decimal | None] = mapped_column(Kilograms)
     price_per_unit: Mapped[Decimal] = mapped_column(Money)
     price_per_kg: Mapped[Decimal] = mapped_column(Money, index=True)
     harvest_date: Mapped[date] = mapped_column(Date)

@@ -58,6 +58,7 @@ class ListingSchema(Schema):
     unit_kg = _decimal("Kg por unidad.", required=True)
     quantity_kg = _decimal("Cantidad total del lote en kg.", required=True)
     available_kg = _decimal("Kg aún disponibles.", required=True)
+    min_order_kg = _decimal("Pedido mínimo en kg (vacío: cualquier cantidad).", required=True, allow_none=True)
     price_per_unit = _decimal("COP por unidad.", required=True)
     price_per_kg = _decimal("COP por kg.", required=True)
     harvest_date = fields.Date(required=True)
@@ -96,6 +97,8 @@ class ListingInputSchema(Schema):
     unit_kg = DecimalString("Obligatorio para bulto, canastilla, racimo, caja y bolsa.", load_default=None,
                             allow_none=True)
     price_per_unit = DecimalString("COP por unidad.", required=True)
+    min_order = DecimalString("Pedido mínimo, en la unidad elegida (vacío: cualquier cantidad).",
+                              load_default=None, allow_none=True)
     harvest_date = fields.Date(required=True)
     available_from = fields.Date(required=True)
     available_until = fields.Date(required=True)

@@ -170,6 +170,7 @@ class ListingData:
     certifications: list[str] = field(default_factory=list)
     description: str | None = None
     confirm_price: bool = False
+    min_order: Decimal | None = None  # in the listing's unit
 
 
 @dataclass
@@ -239,6 +240,14 @@ def _validated(coop: Cooperative, data: ListingData, today: date, existing: List
         quantity_kg = units.to_kg(data.quantity, data.unit, stated)
     except units.UnitError as exc:
         raise DomainError(UNIT_MESSAGES[exc.code], "quantity") from exc
+    min_order_kg = None
+    if data.min_order is not None:
+        try:
+            min_order_kg = units.to_kg(data.min_order, data.unit, stated)
+        except units.UnitError as exc:
+            raise DomainError(_l("El pedido mínimo debe ser mayor que cero."), "min_order") from exc
+        if min_order_kg > quantity_kg:
+            raise DomainError(_l("El pedido mínimo no puede ser mayor que la cantidad ofrecida."), "min_order")
     if data.price_per_unit is None:
         raise DomainError(_l("Escriba el precio por unidad."), "price")
     try:
@@ -268,7 +277,7 @@ def _validated(coop: Cooperative, data: ListingData, today: date, existing: List
     description = clean_text(data.description) or None
     if description and len(description) > 1000:
         raise DomainError(_l("Máximo %(max)d caracteres.", max=1000), "description")
-    return product, grade, unit_kg, quantity_kg, price_kg, description
+    return product, grade, unit_kg, quantity_kg, price_kg, description, min_order_kg
 
 
 def _collection_point(coop: Cooperative, data: ListingData) -> CollectionPoint:
@@ -329,7 +338,7 @@ def process_uploads(files: list[bytes]) -> list[ProcessedPhoto]:
     return processed
 
 
-SNAPSHOT = ("product_id", "grade_id", "unit", "unit_kg", "quantity_kg", "available_kg", "price_per_unit",
+SNAPSHOT = ("product_id", "grade_id", "unit", "unit_kg", "quantity_kg", "available_kg", "min_order_kg", "price_per_unit",
             "price_per_kg", "available_from", "available_until", "collection_point_id", "status")
 
 
@@ -337,13 +346,13 @@ def create_listing(actor: User, data: ListingData, photos: list[ProcessedPhoto] 
                    today: date | None = None) -> Listing:
     today = today or date.today()
     coop = require_can_sell(actor)
-    product, grade, unit_kg, quantity_kg, price_kg, description = _validated(coop, data, today)
+    product, grade, unit_kg, quantity_kg, price_kg, description, min_order_kg = _validated(coop, data, today)
     point = _collection_point(coop, data)
     _check_price(product, grade, point, price_kg, data.confirm_price, today)
     listing = Listing(
         cooperative_id=coop.id, product=product, product_id=product.id, grade=grade, grade_id=grade.id,
         status=ListingStatus.ACTIVE, unit=data.unit, unit_kg=unit_kg, quantity_kg=quantity_kg,
-        available_kg=quantity_kg, price_per_unit=data.price_per_unit.quantize(units.COP_STEP),
+        available_kg=quantity_kg, min_order_kg=min_order_kg, price_per_unit=data.price_per_unit.quantize(units.COP_STEP),
         price_per_kg=price_kg, harvest_date=data.harvest_date, available_from=data.available_from,
         available_until=data.available_until, certifications=sorted(set(data.certifications)),
         description=description, created_by_id=actor.id,
@@ -369,7 +378,8 @@ def update_listing(actor: User, listing: Listing, data: ListingData, photos: lis
         raise NotFound(_l("No encontramos esa oferta."))
     if listing.status == ListingStatus.WITHDRAWN:
         raise DomainError(_l("Esta oferta fue retirada; vuelva a abrirla para cambiarla."))
-    product, grade, unit_kg, quantity_kg, price_kg, description = _validated(coop, data, today, existing=listing)
+    product, grade, unit_kg, quantity_kg, price_kg, description, min_order_kg = _validated(
+        coop, data, today, existing=listing)
     point = _collection_point(coop, data)
     if price_kg != listing.price_per_kg:
         _check_price(product, grade, point, price_kg, data.confirm_price, today)
@@ -381,6 +391,7 @@ def update_listing(actor: User, listing: Listing, data: ListingData, photos: lis
     listing.product, listing.product_id, listing.grade, listing.grade_id = product, product.id, grade, grade.id
     listing.unit, listing.unit_kg = data.unit, unit_kg
     listing.quantity_kg, listing.available_kg = quantity_kg, quantity_kg - committed
+    listing.min_order_kg = min_order_kg
     listing.price_per_unit, listing.price_per_kg = data.price_per_unit.quantize(units.COP_STEP), price_kg
     listing.harvest_date, listing.available_from = data.harvest_date, data.available_from
     listing.available_until = data.available_until

@@ -62,7 +62,7 @@ def _listing_data(form, product_id) -> services.ListingData:
         collection_point_id=form.collection_point.data or None, new_point_name=form.new_point.data,
         latitude=form.latitude.decimal, longitude=form.longitude.decimal,
         certifications=form.certifications.data or [], description=form.description.data,
-        confirm_price=form.confirm_price.data,
+        confirm_price=form.confirm_price.data, min_order=form.min_order.decimal,
     )
 
 
@@ -127,6 +127,7 @@ def edit_listing(listing_id: int):
         form.quantity.data = _plain(listing.quantity_kg / listing.unit_kg)
         form.unit.data = listing.unit
         form.unit_kg.data = _plain(listing.unit_kg) if UNITS[listing.unit].needs_weight else ""
+        form.min_order.data = _plain(listing.min_order_kg / listing.unit_kg) if listing.min_order_kg else ""
         form.price.data = _plain(listing.price_per_unit)
         form.harvest_date.data = listing.harvest_date
         form.available_from.data = listing.available_from

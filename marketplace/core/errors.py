@@ -89,6 +89,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
+        # A refused request changes nothing, whatever the service had flushed.
+        from marketplace.extensions import db
+
+        db.session.rollback()
         return render(error.status_code, error.message)
 
     @app.errorhandler(HTTPException)

@@ -1,0 +1,1 @@
+"""Logistics: distances, the cost of moving produce, and (later) shipments and routes."""

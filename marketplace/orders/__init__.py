@@ -1,0 +1,1 @@
+"""Orders: bulk orders split per cooperative, stock reservation, lifecycle, payments, ledger."""

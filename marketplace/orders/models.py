@@ -1,0 +1,288 @@
+"""Orders, their per-cooperative parts and lines, the parts' transitions, payments,
+refunds, Stripe events seen, disputes and the buyer's cart."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, User
+from marketplace.catalog.models import CollectionPoint, Grade, Listing, Product
+from marketplace.core.audit import append_only
+from marketplace.core.models import Municipality, utcnow
+from marketplace.core.types import Kilograms, Money
+from marketplace.extensions import db
+
+
+class PartStatus(enum.StrEnum):
+    PLACED = "placed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    READY = "ready"
+    IN_TRANSIT = "in_transit"
+    DELIVERED = "delivered"
+    SETTLED = "settled"
+    CANCELLED = "cancelled"
+
+
+# Parts in these states hold no stock and owe nothing.
+CLOSED_WITHOUT_SALE = frozenset({PartStatus.DECLINED, PartStatus.EXPIRED, PartStatus.CANCELLED})
+
+
+class PaymentMethod(enum.StrEnum):
+    CARD = "card"
+    INVOICE = "invoice"
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "pending"  # card: waiting for the buyer; invoice: issued, not yet paid
+    PROCESSING = "processing"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # nothing left to pay (every part declined or cancelled)
+
+
+class Quality(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class DisputeStatus(enum.StrEnum):
+    OPEN = "open"
+    REFUNDED = "refunded"  # staff sided with the buyer: the line is not paid for
+    RELEASED = "released"  # staff sided with the cooperative: the line is paid for
+
+
+class PayoutStatus(enum.StrEnum):
+    PENDING = "pending"  # not delivered yet, or the buyer has not paid
+    DUE = "due"
+    PAID = "paid"
+    NONE = "none"  # nothing to pay (declined, cancelled)
+
+
+def _enum(cls, name):
+    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Order(db.Model):
+    """A buyer's order. Amounts are in COP; ``total`` is what the buyer is charged."""
+
+    __tablename__ = "purchase_order"
+    __table_args__ = (
+        UniqueConstraint("buyer_id", "idempotency_key"),
+        CheckConstraint("total >= 0", name="total_nonnegative"),
+        CheckConstraint("window_end >= window_start", name="window_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyer.id"), index=True)
+    delivery_site_id: Mapped[int] = mapped_column(ForeignKey("delivery_site.id"))
+    placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    window_start: Mapped[date] = mapped_column(Date)
+    window_end: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    payment_method: Mapped[PaymentMethod] = mapped_column(_enum(PaymentMethod, "payment_method"))
+    payment_status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus, "payment_status"),
+                                                          default=PaymentStatus.PENDING, index=True)
+    fee_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    goods_total: Mapped[Decimal] = mapped_column(Money)
+    logistics_total: Mapped[Decimal] = mapped_column(Money)
+    fee_total: Mapped[Decimal] = mapped_column(Money)
+    total: Mapped[Decimal] = mapped_column(Money)
+    amount_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    refunded_total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # A card order not paid by this time is cancelled and its stock returned.
+    pay_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # API clients' Idempotency-Key and a hash of the request it came with.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    stripe_client_secret: Mapped[str | None] = mapped_column(String(200))
+    invoice_number: Mapped[str | None] = mapped_column(String(30), unique=True)
+    invoice_due_date: Mapped[date | None] = mapped_column(Date, index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bank_reference: Mapped[str | None] = mapped_column(String(80))
+    marked_paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    buyer: Mapped[Buyer] = relationship()
+    delivery_site: Mapped[DeliverySite] = relationship()
+    placed_by: Mapped[User | None] = relationship(foreign_keys=[placed_by_id])
+    parts: Mapped[list[OrderPart]] = relationship(back_populates="order", order_by="OrderPart.id")
+    refunds: Mapped[list[Refund]] = relationship(back_populates="order", order_by="Refund.id")
+
+    @property
+    def number(self) -> str:
+        return f"OC-{self.id:06d}"
+
+
+class OrderPart(db.Model):
+    """What one cooperative supplies in an order: its own lifecycle and ledger."""
+
+    __tablename__ = "order_part"
+    __table_args__ = (
+        UniqueConstraint("order_id", "cooperative_id"),
+        Index("ix_order_part_coop_status", "cooperative_id", "status"),
+        CheckConstraint("logistics_borne >= 0", name="logistics_borne_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("purchase_order.id", ondelete="CASCADE"), index=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperative.id"))
+    status: Mapped[PartStatus] = mapped_column(_enum(PartStatus, "part_status"), default=PartStatus.PLACED)
+    respond_by: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    goods_amount: Mapped[Decimal] = mapped_column(Money)  # at ordering
+    logistics_estimate: Mapped[Decimal] = mapped_column(Money)
+    logistics_mode: Mapped[str | None] = mapped_column(String(20))
+    road_km: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
+    fee_amount: Mapped[Decimal] = mapped_column(Money)  # the buyer's platform fee on this part
+    coop_fee_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    # Transport the cooperative paid itself (for example mules to the road).
+    logistics_borne: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    payout_status: Mapped[PayoutStatus] = mapped_column(_enum(PayoutStatus, "payout_status"),
+                                                        default=PayoutStatus.PENDING)
+    payout_due_date: Mapped[date | None] = mapped_column(Date)
+    payout_reference: Mapped[str | None] = mapped_column(String(80))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="parts")
+    cooperative: Mapped[Cooperative] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="part", order_by="OrderLine.id")
+    events: Mapped[list[PartEvent]] = relationship(order_by="PartEvent.id", viewonly=True)
+
+
+class OrderLine(db.Model):
+    """A quantity from one listing (lot), with its origin and the price when ordered."""
+
+    __tablename__ = "order_line"
+    __table_args__ = (
+        CheckConstraint("quantity_kg > 0", name="quantity_positive"),
+        CheckConstraint("received_kg IS NULL OR (received_kg >= 0 AND received_kg <= quantity_kg)",
+                        name="received_within_quantity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("order_part.id", ondelete="CASCADE"), index=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listing.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
+    grade_id: Mapped[int] = mapped_column(ForeignKey("grade.id"))
+    municipality_code: Mapped[str] = mapped_column(ForeignKey("municipality.code"), index=True)
+    collection_point_id: Mapped[int] = mapped_column(ForeignKey("collection_point.id"))
+    quantity_kg: Mapped[Decimal] = mapped_column(Kilograms)
+    unit: Mapped[str] = mapped_column(String(20))
+    unit_kg: Mapped[Decimal] = mapped_column(Numeric(10, 3))
+    price_per_kg: Mapped[Decimal] = mapped_column(Money)
+    received_kg: Mapped[Decimal | None] = mapped_column(Kilograms)
+    quality: Mapped[Quality] = mapped_column(_enum(Quality, "line_quality"), default=Quality.PENDING)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    rejection_photo_key: Mapped[str | None] = mapped_column(String(80))
+
+    part: Mapped[OrderPart] = relationship(back_populates="lines")
+    listing: Mapped[Listing] = relationship()
+    product: Mapped[Product] = relationship(lazy="joined")
+    grade: Mapped[Grade] = relationship(lazy="joined")
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
+    collection_point: Mapped[CollectionPoint] = relationship()
+    dispute: Mapped[Dispute | None] = relationship(back_populates="line", uselist=False)
+
+
+@append_only
+class PartEvent(db.Model):
+    """One transition of an order part: from, to, who, when. Append-only."""
+
+    __tablename__ = "order_part_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("order_part.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class Refund(db.Model):
+    """Money returned to a card buyer: for a declined, cancelled or short part, or a dispute."""
+
+    __tablename__ = "refund"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("purchase_order.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[int | None] = mapped_column(ForeignKey("order_part.id", ondelete="SET NULL"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str] = mapped_column(String(40))
+    # Deterministic: the same refund is never created twice at Stripe.
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+
+
+class StripeEvent(db.Model):
+    """A Stripe webhook event already processed; its id is the key, so each is handled once."""
+
+    __tablename__ = "stripe_event"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(String(80))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("purchase_order.id", ondelete="SET NULL"))
+    outcome: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Dispute(db.Model):
+    """A rejected line: the buyer's reason, and staff's resolution."""
+
+    __tablename__ = "dispute"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[DisputeStatus] = mapped_column(_enum(DisputeStatus, "dispute_status"),
+                                                  default=DisputeStatus.OPEN, index=True)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    line: Mapped[OrderLine] = relationship(back_populates="dispute")
+
+
+class CartItem(db.Model):
+    """A quantity a buyer's user intends to order, in one of the listing's units."""
+
+    __tablename__ = "cart_item"
+    __table_args__ = (UniqueConstraint("user_id", "listing_id"),
+                      CheckConstraint("quantity > 0", name="quantity_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listing.id", ondelete="CASCADE"))
+    quantity: Mapped[Decimal] = mapped_column(Kilograms)
+    unit: Mapped[str] = mapped_column(String(20))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    listing: Mapped[Listing] = relationship()

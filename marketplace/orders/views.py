@@ -1,0 +1,404 @@
+"""HTML pages for orders: the buyer's cart, checkout and orders, the cooperative's sales
+(answer, prepare, ship, see what it is owed), staff's invoices, disputes and payouts, and
+the Stripe webhook. Every page works without JavaScript except the card form itself."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from marketplace.accounts.models import Role
+from marketplace.catalog import services as catalog_services
+from marketplace.catalog.units import UNITS
+from marketplace.core.access import admin_required, roles_required, staff_required
+from marketplace.core.errors import DomainError
+from marketplace.core.types import parse_decimal
+from marketplace.extensions import csrf, db, limiter
+from marketplace.orders import notifications, payments, services
+from marketplace.orders.forms import CheckoutForm, PlainForm
+from marketplace.orders.models import Dispute, Order, PartStatus, PaymentMethod, PaymentStatus
+
+bp = Blueprint("orders", __name__, template_folder="templates")
+BUYER = (Role.BUYER_ADMIN, Role.BUYER_PURCHASER)
+COOP = (Role.COOP_MANAGER, Role.COOP_MEMBER)
+
+
+def init_app(app) -> None:
+    catalog_services.PAID_PRICES_HOOK = services.paid_prices
+
+    @app.context_processor
+    def order_helpers():
+        return {"part_label": lambda part: services.STATUS_LABELS[part.status], "ledger_of": services.ledger,
+                "unit_label": _unit_label, "order_units": services.order_units}
+
+
+def _unit_label(code: str) -> str:
+    unit = UNITS.get(code)
+    if unit is None:
+        return code
+    return unit.label_es if _lang() == "es" else unit.label_en
+
+
+def _lang() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "es")[:2]
+
+
+def _after_commit(order: Order | None = None, new_parts=None, event: str | None = None, part=None) -> None:
+    """Work that talks to the outside world once the change is safely stored."""
+    if new_parts:
+        notifications.new_order(order)
+    if event and part is not None:
+        notifications.part_changed(part, event)
+    payments.push_refunds()
+
+
+# --------------------------------------------------------------------- buyer
+
+
+@bp.post("/pedido/agregar/<int:listing_id>")
+@roles_required(*BUYER)
+def add_to_cart(listing_id: int):
+    quantity = parse_decimal(request.form.get("quantity"))
+    unit = request.form.get("unit") or "kg"
+    try:
+        services.add_to_cart(current_user, listing_id, quantity, unit)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for("catalog.listing_page", listing_id=listing_id))
+    flash(_("Agregado a su pedido."), "success")
+    return redirect(url_for("orders.cart"))
+
+
+@bp.post("/pedido/quitar/<int:item_id>")
+@roles_required(*BUYER)
+def remove_from_cart(item_id: int):
+    services.remove_from_cart(current_user, item_id)
+    db.session.commit()
+    return redirect(url_for("orders.cart"))
+
+
+def _checkout_form(buyer) -> CheckoutForm:
+    form = CheckoutForm()
+    form.delivery_site.choices = [(s.id, f"{s.name} ({s.municipality.name})") for s in buyer.delivery_sites
+                                  if s.active]
+    methods = [("invoice", _("Factura a %(days)d días", days=current_app.config["INVOICE_TERMS_DAYS"]))]
+    if services.card_enabled():
+        methods.insert(0, ("card", _("Tarjeta (Stripe)")))
+    form.payment_method.choices = methods
+    if request.method == "GET":
+        today = date.today()
+        form.window_start.data = today + timedelta(days=3)
+        form.window_end.data = today + timedelta(days=10)
+        form.payment_method.data = methods[0][0]
+        if form.delivery_site.choices:
+            form.delivery_site.data = form.delivery_site.choices[0][0]
+    return form
+
+
+def _request_from(form, items) -> services.OrderRequest:
+    lines = []
+    for item in items:
+        quantity = parse_decimal(request.form.get(f"qty-{item.id}")) if request.method == "POST" else item.quantity
+        unit = request.form.get(f"unit-{item.id}", item.unit) if request.method == "POST" else item.unit
+        lines.append(services.LineRequest(item.listing_id, quantity, unit))
+    return services.OrderRequest(
+        lines=lines, delivery_site_id=form.delivery_site.data, window_start=form.window_start.data,
+        window_end=form.window_end.data, payment_method=form.payment_method.data, note=form.note.data,
+    )
+
+
+@bp.route("/pedido", methods=["GET", "POST"])
+@roles_required(*BUYER)
+def cart():
+    buyer = services.buyer_of(current_user)
+    items = services.cart(current_user)
+    form = _checkout_form(buyer)
+    quote, problem = None, None
+    status = 200
+    if items and form.delivery_site.choices:
+        form_ok = request.method == "GET" or form.validate_on_submit()
+        if form_ok:
+            order_request = _request_from(form, items)
+            if request.method == "POST":
+                # Remember quantities changed on the page.
+                for item, line in zip(items, order_request.lines, strict=True):
+                    if line.quantity is not None and line.quantity > 0 and line.unit in UNITS:
+                        item.quantity, item.unit = line.quantity, line.unit
+            try:
+                if request.method == "POST" and request.form.get("action") == "place":
+                    order = services.place_order(current_user, order_request)
+                    db.session.commit()
+                    _after_commit(order, new_parts=True)
+                    flash(_("Pedido %(n)s hecho. Cada cooperativa tiene %(h)d horas para responder.",
+                            n=order.number, h=current_app.config["ORDER_ACCEPT_HOURS"]), "success")
+                    if order.payment_method == PaymentMethod.CARD:
+                        return redirect(url_for("orders.pay", order_id=order.id))
+                    return redirect(url_for("orders.order_page", order_id=order.id))
+                quote = services.quote(current_user, order_request)
+                db.session.commit()
+            except DomainError as error:
+                db.session.rollback()
+                items = services.cart(current_user)
+                problem = error.message
+                status = error.status_code if request.method == "POST" else 200
+        else:
+            status = 422
+    return render_template("orders/cart.html", items=items, form=form, quote=quote, problem=problem,
+                           buyer=buyer, card_enabled=services.card_enabled()), status
+
+
+@bp.get("/pedidos")
+@login_required
+def my_orders():
+    if current_user.has_role(*COOP):
+        return redirect(url_for("orders.sales"))
+    if current_user.is_staff:
+        return redirect(url_for("orders.admin_orders"))
+    buyer = services.buyer_of(current_user)
+    services.sweep()
+    db.session.commit()
+    return render_template("orders/orders.html", orders=services.buyer_orders(buyer))
+
+
+@bp.get("/pedidos/<int:order_id>")
+@login_required
+def order_page(order_id: int):
+    order = services.visible_order(current_user, order_id)
+    services.sweep()
+    db.session.commit()
+    return render_template("orders/order.html", order=order, form=PlainForm(), today=date.today(),
+                           amount_due=services.amount_due(order), is_buyer=current_user.has_role(*BUYER))
+
+
+@bp.route("/pedidos/<int:order_id>/pagar", methods=["GET"])
+@roles_required(*BUYER)
+def pay(order_id: int):
+    order = services.visible_order(current_user, order_id)
+    if order.payment_method != PaymentMethod.CARD or order.payment_status in (PaymentStatus.PAID,
+                                                                              PaymentStatus.CANCELLED):
+        return redirect(url_for("orders.order_page", order_id=order.id))
+    try:
+        client_secret = payments.ensure_payment_intent(order)
+        db.session.commit()
+    except payments.PaymentUnavailable:
+        db.session.rollback()
+        flash(_("No pudimos contactar al procesador de pagos. Intente de nuevo en un momento."), "error")
+        return redirect(url_for("orders.order_page", order_id=order.id))
+    response = current_app.make_response(render_template(
+        "orders/pay.html", order=order, client_secret=client_secret,
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"], stripe_js=current_app.config["STRIPE_JS_URL"]))
+    # The one page that loads a third-party script: Stripe.js and its frames.
+    origin = _origin(current_app.config["STRIPE_JS_URL"])
+    api_origin = _origin(current_app.config.get("STRIPE_API_BASE") or "https://api.stripe.com")
+    response.headers["Content-Security-Policy"] = "; ".join([
+        "default-src 'self'", f"script-src 'self' {origin}", "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: https://*.stripe.com", f"frame-src {origin} https://hooks.stripe.com",
+        f"connect-src 'self' {api_origin} {origin}", "object-src 'none'", "base-uri 'self'",
+        "form-action 'self'", "frame-ancestors 'none'",
+    ])
+    return response
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@bp.post("/pedidos/partes/<int:part_id>/<action>")
+@login_required
+def part_action(part_id: int, action: str):
+    part = services.visible_part(current_user, part_id)
+    form = PlainForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if action not in services.TRANSITIONS or action in ("expire", "deliver"):
+        abort(404)
+    kwargs = {"reason": request.form.get("reason"), "reference": request.form.get("reference")}
+    if action == "ship":
+        raw = request.form.get("logistics_borne", "").strip()
+        value = parse_decimal(raw) if raw else None
+        if raw and value is None:
+            flash(_("Escriba el costo de transporte en pesos, solo números."), "error")
+            return redirect(_part_url(part))
+        kwargs["logistics_borne"] = value
+    try:
+        services.transition(current_user, part, action, **kwargs)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(_part_url(part)), 303
+    _after_commit(event=action, part=part)
+    flash(_("Listo: %(status)s.", status=services.STATUS_LABELS[part.status]), "success")
+    return redirect(_part_url(part)), 303
+
+
+def _part_url(part) -> str:
+    if current_user.has_role(*COOP):
+        return url_for("orders.sale_page", part_id=part.id)
+    if current_user.is_staff:
+        return url_for("orders.admin_orders")
+    return url_for("orders.order_page", order_id=part.order_id)
+
+
+@bp.route("/pedidos/partes/<int:part_id>/recibir", methods=["GET", "POST"])
+@roles_required(*BUYER)
+def receive(part_id: int):
+    part = services.visible_part(current_user, part_id)
+    form = PlainForm()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        receipts = []
+        for line in part.lines:
+            raw = request.form.get(f"received-{line.id}", "")
+            received = parse_decimal(raw)
+            accepted = request.form.get(f"quality-{line.id}", "accepted") != "rejected"
+            photo_key = None
+            upload = request.files.get(f"photo-{line.id}")
+            if upload is not None and upload.filename and not accepted:
+                try:
+                    processed = catalog_services.process_uploads([upload.read()])
+                    photo_key = _store_evidence(processed[0])
+                except DomainError as error:
+                    errors[f"line-{line.id}"] = str(error.message)
+                    continue
+            receipts.append(services.Receipt(line.id, received, accepted, request.form.get(f"reason-{line.id}"),
+                                             photo_key))
+        if not errors:
+            try:
+                services.record_delivery(current_user, part, receipts)
+                db.session.commit()
+                _after_commit(event="deliver", part=part)
+                flash(_("Entrega registrada."), "success")
+                return redirect(url_for("orders.order_page", order_id=part.order_id))
+            except DomainError as error:
+                db.session.rollback()
+                errors[error.field or "lines"] = str(error.message)
+    return render_template("orders/receive.html", part=part, form=form, errors=errors), 422 if errors else 200
+
+
+def _store_evidence(processed) -> str:
+    from marketplace.catalog.photos import new_key
+
+    storage = current_app.extensions["marketplace_storage"]
+    key = new_key("jpg")
+    storage.save(key, processed.image)
+    return key
+
+
+# ----------------------------------------------------------------- cooperative
+
+
+@bp.get("/ventas")
+@roles_required(*COOP)
+def sales():
+    coop = catalog_services.cooperative_of(current_user)
+    services.sweep()
+    db.session.commit()
+    parts = services.cooperative_parts(coop)
+    ledgers = {p.id: services.ledger(p) for p in parts}
+    owed = sum((ledgers[p.id].net for p in parts if p.payout_status.value in ("due", "pending")
+                and p.status not in services.CLOSED_WITHOUT_SALE), Decimal("0"))
+    paid = sum((ledgers[p.id].net for p in parts if p.payout_status.value == "paid"), Decimal("0"))
+    return render_template("orders/sales.html", coop=coop, parts=parts, ledgers=ledgers, owed=owed, paid=paid,
+                           groups=services.group_by_status(parts), PartStatus=PartStatus)
+
+
+@bp.get("/ventas/<int:part_id>")
+@roles_required(*COOP)
+def sale_page(part_id: int):
+    part = services.visible_part(current_user, part_id)
+    return render_template("orders/sale.html", part=part, form=PlainForm(), ledger=services.ledger(part))
+
+
+# ----------------------------------------------------------------------- staff
+
+
+@bp.get("/admin/pedidos")
+@staff_required
+def admin_orders():
+    services.sweep()
+    db.session.commit()
+    status = request.args.get("estado")
+    orders = db.session.scalars(db.select(Order).order_by(Order.id.desc()).limit(200)).all()
+    if status in {s.value for s in PaymentStatus}:
+        orders = [o for o in orders if o.payment_status.value == status]
+    return render_template("orders/admin_orders.html", orders=orders, invoices=services.open_invoices(),
+                           overdue={o.id for o in services.overdue_invoices()}, disputes=services.open_disputes(),
+                           payouts=services.payouts_due(), form=PlainForm(), today=date.today())
+
+
+@bp.post("/admin/pedidos/<int:order_id>/factura-pagada")
+@admin_required
+def invoice_paid(order_id: int):
+    order = db.session.get(Order, order_id) or abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    try:
+        services.mark_invoice_paid(current_user, order, request.form.get("bank_reference"))
+        db.session.commit()
+        flash(_("Factura %(n)s marcada como pagada.", n=order.invoice_number), "success")
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    return redirect(url_for("orders.admin_orders")), 303
+
+
+@bp.post("/admin/disputas/<int:dispute_id>")
+@admin_required
+def resolve_dispute(dispute_id: int):
+    dispute = db.session.get(Dispute, dispute_id) or abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    try:
+        services.resolve_dispute(current_user, dispute, request.form.get("outcome", ""), request.form.get("note"))
+        db.session.commit()
+        payments.push_refunds()
+        flash(_("Disputa resuelta."), "success")
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    return redirect(url_for("orders.admin_orders")), 303
+
+
+# --------------------------------------------------------------------- webhook
+
+
+@bp.post("/webhooks/stripe")
+@csrf.exempt
+@limiter.exempt
+def stripe_webhook():
+    payload = request.get_data(cache=False)
+    try:
+        event = payments.verify(payload, request.headers.get("Stripe-Signature"))
+    except payments.BadSignature:
+        return {"error": "invalid signature"}, 400
+    try:
+        outcome = payments.handle_event(event)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        # A concurrent delivery of the same event committed first.
+        from sqlalchemy import select
+
+        from marketplace.orders.models import StripeEvent
+
+        if db.session.scalar(select(StripeEvent.id).where(StripeEvent.id == event["id"])):
+            return {"received": True, "outcome": "duplicate"}, 200
+        raise
+    if outcome in ("paid", "paid_after_cancel"):
+        payments.push_refunds()
+    return {"received": True, "outcome": outcome}, 200
+
