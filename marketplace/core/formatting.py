@@ -55,4 +55,11 @@ def moment(value: datetime | None) -> str:
     return format_datetime(value, "d MMM y, HH:mm")
 
 
-FILTERS = {"cop": cop, "kg": kg, "number": number, "percent": percent, "day": day, "moment": moment}
+def plain(value) -> str:
+    """A decimal for an input's value: no exponent, no trailing zeros ("100", "12.5")."""
+    if value is None:
+        return ""
+    return format(Decimal(value).normalize(), "f")
+
+
+FILTERS = {"plain": plain, "cop": cop, "kg": kg, "number": number, "percent": percent, "day": day, "moment": moment}

@@ -323,10 +323,10 @@ def quote(actor: User, request: OrderRequest, today: date | None = None) -> Quot
                                  today, request.window_end, name)
         kg = _line_kg(listing, ln.quantity, ln.unit, name)
         if kg > listing.available_kg:
-            raise DomainError(_l("De %(product)s quedan %(kg)s kg.", product=listing.product.name,
+            raise DomainError(_l("De %(product)s quedan %(kg)s.", product=listing.product.name,
                                  kg=_kg_text(listing.available_kg)), name)
         if listing.min_order_kg and kg < listing.min_order_kg and kg < listing.available_kg:
-            raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s kg.", product=listing.product.name,
+            raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s.", product=listing.product.name,
                                  kg=_kg_text(listing.min_order_kg)), name)
         amount = (kg * listing.price_per_kg).quantize(CENTS, ROUND_HALF_UP)
         coop = db.session.get(Cooperative, listing.cooperative_id)
@@ -1001,10 +1001,10 @@ def add_to_cart(actor: User, listing_id: int, quantity: Decimal | None, unit: st
     listing = _check_listing(db.session.get(Listing, listing_id), date.today(), None, "quantity")
     kg = _line_kg(listing, quantity, unit, "quantity")
     if kg > listing.available_kg:
-        raise DomainError(_l("De %(product)s quedan %(kg)s kg.", product=listing.product.name,
+        raise DomainError(_l("De %(product)s quedan %(kg)s.", product=listing.product.name,
                              kg=_kg_text(listing.available_kg)), "quantity")
     if listing.min_order_kg and kg < listing.min_order_kg and kg < listing.available_kg:
-        raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s kg.", product=listing.product.name,
+        raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s.", product=listing.product.name,
                              kg=_kg_text(listing.min_order_kg)), "quantity")
     if len(cart(actor)) >= MAX_LINES:
         raise DomainError(_l("Un pedido puede tener hasta %(max)d líneas.", max=MAX_LINES), "quantity")

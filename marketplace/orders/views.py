@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from marketplace.accounts.models import Role
@@ -20,7 +21,15 @@ from marketplace.core.types import parse_decimal
 from marketplace.extensions import csrf, db, limiter
 from marketplace.orders import notifications, payments, services
 from marketplace.orders.forms import CheckoutForm, PlainForm
-from marketplace.orders.models import Dispute, Order, PartStatus, PaymentMethod, PaymentStatus
+from marketplace.orders.models import (
+    Dispute,
+    DisputeStatus,
+    Order,
+    PartStatus,
+    PaymentMethod,
+    PaymentStatus,
+    PayoutStatus,
+)
 
 bp = Blueprint("orders", __name__, template_folder="templates")
 BUYER = (Role.BUYER_ADMIN, Role.BUYER_PURCHASER)
@@ -32,8 +41,42 @@ def init_app(app) -> None:
 
     @app.context_processor
     def order_helpers():
-        return {"part_label": lambda part: services.STATUS_LABELS[part.status], "ledger_of": services.ledger,
-                "unit_label": _unit_label, "order_units": services.order_units}
+        return {
+            "part_label": lambda part: services.STATUS_LABELS[part.status],
+            "status_label": lambda value: services.STATUS_LABELS[PartStatus(value)],
+            "payment_label": lambda order: PAYMENT_LABELS[(order.payment_method, order.payment_status)],
+            "payout_label": lambda part: PAYOUT_LABELS[part.payout_status],
+            "dispute_label": lambda dispute: DISPUTE_LABELS[dispute.status],
+            "refund_label": lambda refund: REFUND_LABELS.get(refund.status, refund.status),
+            "ledger_of": services.ledger, "amount_due": services.amount_due,
+            "unit_label": _unit_label, "order_units": services.order_units,
+        }
+
+
+PAYMENT_LABELS = {
+    (PaymentMethod.CARD, PaymentStatus.PENDING): _l("Tarjeta: pendiente de pago"),
+    (PaymentMethod.CARD, PaymentStatus.PROCESSING): _l("Tarjeta: pago en proceso"),
+    (PaymentMethod.CARD, PaymentStatus.PAID): _l("Tarjeta: pagado"),
+    (PaymentMethod.CARD, PaymentStatus.FAILED): _l("Tarjeta: el pago falló; intente de nuevo"),
+    (PaymentMethod.CARD, PaymentStatus.CANCELLED): _l("Tarjeta: cancelado, sin cobro"),
+    (PaymentMethod.INVOICE, PaymentStatus.PENDING): _l("Factura: por pagar"),
+    (PaymentMethod.INVOICE, PaymentStatus.PROCESSING): _l("Factura: por pagar"),
+    (PaymentMethod.INVOICE, PaymentStatus.PAID): _l("Factura: pagada"),
+    (PaymentMethod.INVOICE, PaymentStatus.FAILED): _l("Factura: por pagar"),
+    (PaymentMethod.INVOICE, PaymentStatus.CANCELLED): _l("Factura: anulada, nada que pagar"),
+}
+PAYOUT_LABELS = {
+    PayoutStatus.PENDING: _l("Pago pendiente (falta la entrega o el pago del comprador)"),
+    PayoutStatus.DUE: _l("Por pagar a la cooperativa"),
+    PayoutStatus.PAID: _l("Pagado a la cooperativa"),
+    PayoutStatus.NONE: _l("Sin pago (no hubo venta)"),
+}
+DISPUTE_LABELS = {
+    DisputeStatus.OPEN: _l("disputa abierta"),
+    DisputeStatus.REFUNDED: _l("resuelta a favor del comprador"),
+    DisputeStatus.RELEASED: _l("resuelta a favor de la cooperativa"),
+}
+REFUND_LABELS = {"pending": _l("en trámite"), "succeeded": _l("hecho"), "failed": _l("falló")}
 
 
 def _unit_label(code: str) -> str:
