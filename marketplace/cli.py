@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(geo)
     app.cli.add_command(catalog)
+    app.cli.add_command(orders)
 
 
 @click.command("seed-demo")
@@ -84,3 +85,21 @@ def catalog_seed() -> None:
     added = seed_catalogue()
     db.session.commit()
     click.echo(f"Productos y calidades agregados: {added}")
+
+
+@click.group("orders")
+def orders() -> None:
+    """Orders: periodic upkeep."""
+
+
+@orders.command("sweep")
+@with_appcontext
+def orders_sweep() -> None:
+    """Expire unanswered orders, cancel unpaid card orders, send pending refunds (run from cron)."""
+    from marketplace.orders import payments, services
+
+    result = services.sweep()
+    db.session.commit()
+    sent = payments.push_refunds()
+    click.echo(f"{result['expired']} partes vencidas, {result['cancelled']} canceladas por falta de pago, "
+               f"{sent} reembolsos enviados.")

@@ -83,7 +83,7 @@ BUYERS = [
 
 @dataclass
 class Report:
-    created: dict = field(default_factory=lambda: {"cooperatives": 0, "buyers": 0, "users": 0, "listings": 0})
+    created: dict = field(default_factory=lambda: {"cooperatives": 0, "buyers": 0, "users": 0, "listings": 0, "orders": 0})
     logins: list = field(default_factory=list)
     password: str = ""
 
@@ -91,7 +91,8 @@ class Report:
         lines = [
             "Datos de demostración listos "
             f"(nuevas: {self.created['cooperatives']} cooperativas, {self.created['buyers']} compradores, "
-            f"{self.created['users']} usuarios, {self.created['listings']} ofertas).",
+            f"{self.created['users']} usuarios, {self.created['listings']} ofertas, "
+            f"{self.created['orders']} pedidos).",
             f"Contraseña de todas las cuentas de demostración: {self.password}",
             "Cuentas para probar:",
         ]
@@ -222,6 +223,8 @@ def seed(password: str) -> Report:
         report.created["buyers"] += 1
     db.session.flush()
     report.created["listings"] = seed_listings(rng)
+    db.session.flush()
+    report.created["orders"] = seed_orders(rng)
     report.logins += [
         ("Gerente de cooperativa", "310 000 0000"),
         ("Asociado de cooperativa", "320 000 0000"),
@@ -325,4 +328,116 @@ def seed_listings(rng: random.Random) -> int:
             pictures = [photos.process(_demo_photo(slug, rng))] if n == 0 else []
             services.create_listing(manager, data, pictures, storage, today=today)
             created += 1
+    return created
+
+
+def seed_orders(rng: random.Random) -> int:
+    """Orders in every state, paid by card and by invoice, through the real services, so
+    the demo cooperative, buyer and staff each have work waiting on first login.
+    Skipped when any order exists."""
+    from datetime import date, timedelta
+
+    from marketplace.catalog.models import Listing, ListingStatus
+    from marketplace.orders import services as orders
+    from marketplace.orders.models import Order, PaymentMethod, PaymentStatus
+
+    if db.session.scalar(select(Order.id).limit(1)):
+        return 0
+    admin = db.session.scalar(select(User).where(User.email == "admin@mercadorural.co"))
+    buyer_user = db.session.scalar(select(User).where(User.email == "compras01@empresa-demo.co"))
+    coop_user = db.session.scalar(select(User).where(User.phone == "+573100000000"))
+    if admin is None or buyer_user is None or coop_user is None:
+        return 0
+    buyer = buyer_user.organisation
+    if buyer.status != OrgStatus.VERIFIED or not buyer.delivery_sites:
+        return 0
+    site = buyer.delivery_sites[0]
+    home = coop_user.organisation
+
+    def listings_of(coop_id=None):
+        stmt = select(Listing).where(Listing.status == ListingStatus.ACTIVE, Listing.available_kg > 100)
+        stmt = stmt.where(Listing.cooperative_id == coop_id) if coop_id else stmt.where(Listing.cooperative_id != home.id)
+        return list(db.session.scalars(stmt.order_by(Listing.id)))
+
+    own, others = listings_of(home.id), listings_of()
+    if not own or not others:
+        return 0
+    managers = {}
+
+    def manager_of(coop_id):
+        if coop_id not in managers:
+            managers[coop_id] = db.session.scalar(
+                select(User).join(Membership, Membership.user_id == User.id)
+                .where(Membership.organisation_id == coop_id, Membership.role == Role.COOP_MANAGER))
+        return managers[coop_id]
+
+    today = date.today()
+    # (final state of every part, payment, a shortfall or rejection at delivery)
+    plan = [
+        ("placed", "invoice", None), ("placed", "card", None), ("accepted", "card", None),
+        ("ready", "invoice", None), ("in_transit", "card", None), ("delivered", "invoice", "short"),
+        ("delivered", "card", "reject"), ("settled", "card", None), ("settled", "invoice", None),
+        ("declined", "invoice", None), ("cancelled", "card", None),
+    ]
+    created = 0
+    for index, (target, method, problem) in enumerate(plan):
+        picks = [own[index % len(own)], others[(index * 3) % len(others)]]
+        lines = []
+        for listing in picks:
+            kg = min(listing.available_kg / 10, Decimal(rng.choice([80, 150, 300, 500]))).quantize(Decimal("1"))
+            lines.append(orders.LineRequest(listing.id, kg, "kg"))
+        request = orders.OrderRequest(lines=lines, delivery_site_id=site.id, window_start=today + timedelta(days=3),
+                                      window_end=today + timedelta(days=12), payment_method="invoice",
+                                      note="Empaque en sacos de fique, por favor." if index % 3 == 0 else None)
+        order = orders.place_order(buyer_user, request)
+        if method == "card":
+            # A card payment made earlier at Stripe (the demo runs without Stripe keys).
+            order.payment_method = PaymentMethod.CARD
+            order.invoice_number = order.invoice_due_date = None
+            if target != "placed":
+                order.payment_status = PaymentStatus.PAID
+                order.amount_paid = order.total
+                order.paid_at = utcnow()
+                order.stripe_payment_intent_id = f"pi_demo_{order.id:06d}"
+            else:
+                order.pay_by = utcnow() + timedelta(days=2)
+        elif index == 5:
+            order.invoice_due_date = today - timedelta(days=4)  # an overdue invoice for staff to chase
+        db.session.flush()
+        for part in order.parts:
+            actor = manager_of(part.cooperative_id)
+            if target == "placed":
+                continue
+            if target == "declined":
+                orders.decline(actor, part, "La cosecha se dañó con las lluvias.")
+                continue
+            if target == "cancelled":
+                orders.cancel(buyer_user, part, "Cambio en el plan de producción.")
+                continue
+            orders.accept(actor, part)
+            if target == "accepted":
+                continue
+            if order.payment_method == PaymentMethod.INVOICE or order.payment_status == PaymentStatus.PAID:
+                orders.mark_ready(actor, part)
+            if target == "ready":
+                continue
+            orders.ship(actor, part, Decimal(rng.choice([0, 0, 35000, 60000])))
+            if target == "in_transit":
+                continue
+            receipts = []
+            for n, line in enumerate(part.lines):
+                received, accepted, reason = line.quantity_kg, True, None
+                if problem == "short" and n == 0:
+                    received = (line.quantity_kg * Decimal("0.92")).quantize(Decimal("1"))
+                if problem == "reject" and part.cooperative_id != home.id:
+                    accepted, reason = False, "Humedad por encima del 8 %: granos con moho."
+                receipts.append(orders.Receipt(line.id, received, accepted, reason))
+            orders.record_delivery(buyer_user, part, receipts)
+        if target == "settled":
+            if order.payment_method == PaymentMethod.INVOICE:
+                orders.mark_invoice_paid(admin, order, f"BANCOLOMBIA-{order.id:06d}")
+            for part in order.parts:
+                orders.refresh_payout(part)
+                orders.settle(admin, part, f"TRF-{order.id:04d}-{part.id:04d}")
+        created += 1
     return created

@@ -59,7 +59,37 @@ def dashboard():
         context["kinds"] = OrgKind
     else:
         context["members"] = accounts.members_of(current_user.organisation)
+    context["work"] = _order_work(role, current_user.organisation)
     return render_template(TEMPLATES[role], **context)
+
+
+def _order_work(role: Role, org) -> dict:
+    """How many orders wait on this role: answers, deliveries, payments, disputes."""
+    from marketplace.orders.models import (
+        Dispute,
+        DisputeStatus,
+        Order,
+        OrderPart,
+        PartStatus,
+        PayoutStatus,
+    )
+    from marketplace.orders.services import overdue_invoices
+
+    def count(stmt) -> int:
+        return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+    if role in (Role.COOP_MANAGER, Role.COOP_MEMBER):
+        parts = select(OrderPart.id).where(OrderPart.cooperative_id == org.id)
+        return {"to_answer": count(parts.where(OrderPart.status == PartStatus.PLACED)),
+                "to_prepare": count(parts.where(OrderPart.status == PartStatus.ACCEPTED)),
+                "payout_due": count(parts.where(OrderPart.payout_status == PayoutStatus.DUE))}
+    if role in (Role.BUYER_ADMIN, Role.BUYER_PURCHASER):
+        parts = select(OrderPart.id).join(Order).where(Order.buyer_id == org.id)
+        return {"to_receive": count(parts.where(OrderPart.status.in_([PartStatus.READY, PartStatus.IN_TRANSIT]))),
+                "orders": count(select(Order.id).where(Order.buyer_id == org.id))}
+    return {"overdue": len(overdue_invoices()),
+            "disputes": count(select(Dispute.id).where(Dispute.status == DisputeStatus.OPEN)),
+            "payouts": count(select(OrderPart.id).where(OrderPart.payout_status == PayoutStatus.DUE))}
 
 
 def _coverage() -> dict:

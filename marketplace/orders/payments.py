@@ -93,7 +93,12 @@ def push_refunds(limit: int = 100) -> int:
     if not current_app.config["STRIPE_SECRET_KEY"]:
         return 0
     sent = 0
-    pending = db.session.scalars(select(Refund).where(Refund.status == "pending").order_by(Refund.id).limit(limit)).all()
+    # Only refunds Stripe has not accepted yet: one it reports "pending" already exists there,
+    # and sending it again after its idempotency key expires (24 h) would refund twice.
+    pending = db.session.scalars(
+        select(Refund).where(Refund.status == "pending", Refund.stripe_refund_id.is_(None))
+        .order_by(Refund.id).limit(limit)
+    ).all()
     for refund in pending:
         order = refund.order
         if not order.stripe_payment_intent_id:
@@ -146,6 +151,9 @@ def handle_event(event: stripe.Event, now: datetime | None = None) -> str:
     caller answers 200 without doing anything again.
     """
     now = now or utcnow()
+    # stripe>=15 objects are no longer dicts (no ``.get``): work on the event's plain JSON.
+    if hasattr(event, "to_dict"):
+        event = event.to_dict()
     event_type = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
     record = StripeEvent(id=event["id"], type=event_type[:80], outcome="received", received_at=now)

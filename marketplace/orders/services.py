@@ -800,6 +800,8 @@ def refunds_owed(order: Order) -> dict[str, tuple[int | None, Decimal, str]]:
         for line in part.lines:
             if line.received_kg is None and line.quality == Quality.PENDING:
                 continue
+            if line.dispute is not None and line.dispute.status == DisputeStatus.OPEN:
+                continue  # staff decide first; a released line is paid for
             ordered = (line.quantity_kg * line.price_per_kg).quantize(CENTS, ROUND_HALF_UP)
             missing = ordered - line_amount(line)
             if missing > 0:

@@ -17,8 +17,15 @@ REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 def _state_changing_rules(app):
     return [
         rule for rule in app.url_map.iter_rules()
-        if rule.methods & STATE_CHANGING and not rule.rule.startswith("/api/")
+        if rule.methods & STATE_CHANGING and not rule.rule.startswith(("/api/", "/webhooks/"))
     ]
+
+
+def test_webhooks_are_authenticated_by_signature_not_by_cookie(client):
+    """Stripe cannot send a CSRF token; the webhook instead refuses anything unsigned."""
+    response = client.post("/webhooks/stripe", data={"x": "1"}, csrf=False)
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid signature"}
 
 
 def _url_for_rule(rule, ids: dict | None = None) -> str:
