@@ -74,6 +74,7 @@ def _page(stmt, page: int, page_size: int, render) -> dict:
 @blp.arguments(QuoteInputSchema)
 @blp.response(200, QuoteSchema)
 @blp.alt_response(403, response="DEFAULT_ERROR", description="Solo empresas compradoras.")
+@blp.alt_response(409, response="DEFAULT_ERROR", description="No alcanza la cantidad de una oferta.")
 @blp.alt_response(422, response="DEFAULT_ERROR", description="Una regla del negocio rechazó el pedido.")
 def quote_order(values):
     """Cotizar un pedido sin hacerlo: producto, logística y tarifa por cooperativa"""

@@ -139,8 +139,11 @@ def verify(payload: bytes, signature: str | None) -> stripe.Event:
 
 def _order_for(intent) -> Order | None:
     intent_id = intent.get("id")
-    order = db.session.scalar(select(Order).where(Order.stripe_payment_intent_id == intent_id)) if intent_id else None
-    return order
+    if not intent_id:
+        return None
+    # Locked, and read as last committed: a sweep cancelling the order meanwhile is seen
+    # (a late payment) instead of overwritten.
+    return db.session.scalar(select(Order).where(Order.stripe_payment_intent_id == intent_id).with_for_update())
 
 
 def handle_event(event: stripe.Event, now: datetime | None = None) -> str:

@@ -323,8 +323,10 @@ def quote(actor: User, request: OrderRequest, today: date | None = None) -> Quot
                                  today, request.window_end, name)
         kg = _line_kg(listing, ln.quantity, ln.unit, name)
         if kg > listing.available_kg:
-            raise DomainError(_l("De %(product)s quedan %(kg)s.", product=listing.product.name,
-                                 kg=_kg_text(listing.available_kg)), name)
+            # 409 like a reservation lost to another buyer: the same shortage, whether it
+            # shows up here or in the conditional UPDATE that takes the stock.
+            raise Conflict(_l("De %(product)s quedan %(kg)s.", product=listing.product.name,
+                              kg=_kg_text(listing.available_kg)), name)
         if listing.min_order_kg and kg < listing.min_order_kg and kg < listing.available_kg:
             raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s.", product=listing.product.name,
                                  kg=_kg_text(listing.min_order_kg)), name)
@@ -554,7 +556,8 @@ def _move(part: OrderPart, action: str, actor: User | None, now: datetime, note:
                  organisation_id=part.cooperative_id,
                  before={"status": previous.value}, after={"status": rule.target.value}, note=note)
     if rule.target in CLOSED_WITHOUT_SALE:
-        for line in part.lines:
+        # In listing-id order, as placement takes it, so the row locks never form a cycle.
+        for line in sorted(part.lines, key=lambda ln: ln.listing_id):
             _return_stock(line.listing_id, line.quantity_kg)
         part.payout_status = PayoutStatus.NONE
         _close_order_if_empty(part.order)
@@ -899,12 +902,30 @@ def card_processing(order: Order) -> str:
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Expire parts nobody answered in time and cancel card orders left unpaid.
-    Safe to run from many processes at once: each part moves once."""
+    Safe to run from many processes at once: each part moves once.
+
+    On PostgreSQL it never waits for a part or an order another transaction holds (a
+    cooperative declining it, a webhook paying it): those are skipped until the next sweep.
+    It locks the listings it returns stock to in id order before moving anything, the
+    order placement and declines use, so it cannot deadlock with them."""
     now = now or utcnow()
     expired = cancelled = 0
     overdue = db.session.scalars(
         select(OrderPart).where(OrderPart.status == PartStatus.PLACED, OrderPart.respond_by < now)
+        .order_by(OrderPart.id).with_for_update(skip_locked=True)
     ).all()
+    unpaid_filter = (Order.payment_method == PaymentMethod.CARD,
+                     Order.payment_status.in_([PaymentStatus.PENDING, PaymentStatus.FAILED]), Order.pay_by < now)
+    unpaid_ids = list(db.session.scalars(select(Order.id).where(*unpaid_filter)))
+    to_cancel = db.session.scalars(
+        select(OrderPart).where(OrderPart.order_id.in_(unpaid_ids),
+                                OrderPart.status.in_(TRANSITIONS["cancel"].source))
+        .order_by(OrderPart.id).with_for_update(skip_locked=True)
+    ).all() if unpaid_ids else []
+    listing_ids = sorted({ln.listing_id for part in [*overdue, *to_cancel] for ln in part.lines})
+    if listing_ids:
+        db.session.execute(select(Listing.id).where(Listing.id.in_(listing_ids)).order_by(Listing.id)
+                           .with_for_update())
     for part in overdue:
         try:
             with db.session.begin_nested():
@@ -913,20 +934,21 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         except Conflict:
             continue
     unpaid = db.session.scalars(
-        select(Order).where(Order.payment_method == PaymentMethod.CARD,
-                            Order.payment_status.in_([PaymentStatus.PENDING, PaymentStatus.FAILED]),
-                            Order.pay_by < now)
-    ).all()
+        select(Order).where(Order.id.in_(unpaid_ids), *unpaid_filter).order_by(Order.id)
+        .with_for_update(skip_locked=True)
+    ).all() if unpaid_ids else []
+    locked = {part.id for part in to_cancel}
     for order in unpaid:
         for part in order.parts:
-            if part.status in TRANSITIONS["cancel"].source:
+            if part.id in locked and part.status in TRANSITIONS["cancel"].source:
                 try:
                     with db.session.begin_nested():
                         _move(part, "cancel", None, now, note="unpaid")
                     cancelled += 1
                 except Conflict:
                     continue
-        order.payment_status = PaymentStatus.CANCELLED
+        if all(part.status in CLOSED_WITHOUT_SALE for part in order.parts):
+            order.payment_status = PaymentStatus.CANCELLED
     db.session.flush()
     return {"expired": expired, "cancelled": cancelled}
 
