@@ -9,10 +9,11 @@ their listings, verified buyer companies and an API token for each. Starts gunic
 HTTP connection) place single- and two-line orders (`POST /api/v1/orders` with an
 Idempotency-Key) on random listings for --seconds or until every listing is sold out.
 
-Stock is sized so that, at the goal rate, the orders asked for during the run add up to about
-1.2 times the supply, spread unevenly across listings so some sell out early whatever the
-rate: the "not enough stock" path runs under contention. Clients stop choosing a listing
-once the database shows it sold out, as the search page would stop showing it.
+A quarter of the listings are scarce and sell out in the first seconds, so buyers race for
+their last kilos and the "not enough stock" path runs under contention; the others hold
+twice what the run could ask of them, so the supply does not cap the rate measured. Clients
+stop choosing a listing once the database shows it sold out, as the search page would stop
+showing it.
 
 Prints orders per second (201s over the wall time up to the last one), errors (anything other
 than 201 Created or a 409 "no hay suficiente cantidad"), the number of such 409s, and what
@@ -64,7 +65,8 @@ STOCK_409 = "No hay suficiente cantidad"
 QUEDAN = re.compile(r"^De .+ quedan [\d.,]+ kg\.$")
 LINE_KG = list(range(10, 201, 10))  # each line asks 10..200 kg
 TWO_LINE_SHARE = 0.3
-DEMAND_OVER_SUPPLY = 1.2
+SCARCE_SECONDS = 2.0  # a scarce listing's stock lasts about this long at the goal rate
+PLENTY = 2.0  # the other listings hold twice what the whole run could ask of them
 # PDET municipalities for the cooperatives (Tumaco, San Vicente del Caguán, Caucasia, Ataco, Tibú)
 COOP_TOWNS = ["52835", "18753", "05154", "73067", "54810"]
 
@@ -128,13 +130,18 @@ def populate(n_listings: int, n_buyers: int, stock: list[int]) -> tuple[list[int
 
 
 def stock_plan(n_listings: int, seconds: float, rng: random.Random) -> list[int]:
-    """Kilos per listing: at the goal rate the run asks DEMAND_OVER_SUPPLY times the total,
-    shared unevenly (0.3x..1.7x the mean, shuffled) so some listings sell out early."""
+    """Kilos per listing. A quarter of the listings are scarce: at the goal rate they sell out
+    within about SCARCE_SECONDS, so buyers race for their last kilos and the "not enough
+    stock" path runs under contention. The others hold PLENTY times what the run can ask of
+    them, so the throughput measured is the application's, not the size of the supply."""
     mean_order_kg = statistics.mean(LINE_KG) * (1 + TWO_LINE_SHARE)
-    supply = GOAL_RATE * seconds * mean_order_kg / DEMAND_OVER_SUPPLY
-    weights = [0.3 + 1.4 * i / max(1, n_listings - 1) for i in range(n_listings)]
-    rng.shuffle(weights)
-    return [max(10, int(supply * w / sum(weights)) // 10 * 10) for w in weights]
+    per_listing_per_second = GOAL_RATE * mean_order_kg / n_listings
+    scarce = set(rng.sample(range(n_listings), max(1, n_listings // 4)))
+    plan = []
+    for i in range(n_listings):
+        seconds_of_stock = SCARCE_SECONDS if i in scarce else seconds * PLENTY
+        plan.append(max(10, int(per_listing_per_second * seconds_of_stock * rng.uniform(0.7, 1.3)) // 10 * 10))
+    return plan
 
 
 # ------------------------------------------------------------------- server

@@ -95,11 +95,38 @@ def orders() -> None:
 @orders.command("sweep")
 @with_appcontext
 def orders_sweep() -> None:
-    """Expire unanswered orders, cancel unpaid card orders, send pending refunds (run from cron)."""
-    from marketplace.orders import payments, services
+    """Expire unanswered orders, cancel unpaid card orders, send pending refunds and e-mails
+    (run from cron every minute or two)."""
+    click.echo(_upkeep())
+
+
+def _upkeep() -> str:
+    from marketplace.orders import notifications, payments, services
 
     result = services.sweep()
     db.session.commit()
-    sent = payments.push_refunds()
-    click.echo(f"{result['expired']} partes vencidas, {result['cancelled']} canceladas por falta de pago, "
-               f"{sent} reembolsos enviados.")
+    refunds = payments.push_refunds()
+    mails = notifications.deliver()
+    return (f"{result['expired']} partes vencidas, {result['cancelled']} canceladas por falta de pago, "
+            f"{refunds} reembolsos enviados, {mails} avisos por correo enviados.")
+
+
+@orders.command("work")
+@click.option("--interval", default=15, show_default=True, type=click.IntRange(1, 3600),
+              help="Segundos entre rondas.")
+@with_appcontext
+def orders_work(interval: int) -> None:
+    """Keep doing the sweep's work every few seconds (a long-running worker process)."""
+    import time
+
+    while True:
+        try:
+            message = _upkeep()
+            if not message.startswith("0 partes vencidas, 0 canceladas por falta de pago, 0 reembolsos enviados, 0 "):
+                click.echo(message)
+        except Exception as exc:  # keep the worker alive; the next round retries
+            db.session.rollback()
+            click.echo(f"Error: {exc}", err=True)
+        finally:
+            db.session.remove()
+        time.sleep(interval)

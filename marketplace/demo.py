@@ -393,7 +393,7 @@ def seed_orders(rng: random.Random) -> int:
         if method == "card":
             # A card payment made earlier at Stripe (the demo runs without Stripe keys).
             order.payment_method = PaymentMethod.CARD
-            order.invoice_number = order.invoice_due_date = None
+            order.invoice_due_date = None
             if target != "placed":
                 order.payment_status = PaymentStatus.PAID
                 order.amount_paid = order.total

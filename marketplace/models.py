@@ -22,6 +22,7 @@ from marketplace.core.models import AuditEvent, Municipality  # noqa: F401
 from marketplace.orders.models import (  # noqa: F401
     CartItem,
     Dispute,
+    Notification,
     Order,
     OrderLine,
     OrderPart,

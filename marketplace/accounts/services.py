@@ -16,6 +16,7 @@ from decimal import Decimal
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from marketplace.accounts import passwords
 from marketplace.accounts.identity import (
@@ -853,7 +854,7 @@ def user_for_token(plain: str | None) -> User | None:
         prefix = plain[len(TOKEN_PREFIX):].split("_", 1)[0]
     except IndexError:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
+    token = db.session.scalar(select(ApiToken).where(ApiToken.prefix == prefix).options(joinedload(ApiToken.user)))
     if token is None or not hmac.compare_digest(token.token_hash, _sha256(plain)):
         return None
     if token.revoked_at is not None or (token.expires_at and _aware(token.expires_at) <= utcnow()):

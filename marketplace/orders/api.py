@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from marketplace.accounts.api import secured
 from marketplace.core.errors import DomainError
 from marketplace.extensions import csrf, db
-from marketplace.orders import notifications, payments, services
-from marketplace.orders.models import Order, OrderPart
+from marketplace.orders import payments, services
+from marketplace.orders.models import Order, OrderPart, PartEvent
 from marketplace.orders.schemas import (
     DeliverySchema,
     IdempotencyHeaderSchema,
@@ -39,7 +39,7 @@ def _request(values: dict) -> services.OrderRequest:
     )
 
 
-def _part(part: OrderPart) -> dict:
+def _part(part: OrderPart, events: list | None = None) -> dict:
     ledger = services.ledger(part)
     kg = sum((ln.quantity_kg for ln in part.lines), 0)
     landed = ((part.goods_amount + part.logistics_estimate) / kg).quantize(services.CENTS) if kg else 0
@@ -48,7 +48,7 @@ def _part(part: OrderPart) -> dict:
         "status": part.status, "respond_by": part.respond_by, "goods_amount": part.goods_amount,
         "logistics_estimate": part.logistics_estimate, "fee_amount": part.fee_amount, "landed_per_kg": landed,
         "payout_status": part.payout_status, "payout_due_date": part.payout_due_date, "ledger": ledger.__dict__,
-        "lines": part.lines, "events": part.events,
+        "lines": part.lines, "events": part.events if events is None else events,
     }
 
 
@@ -58,7 +58,12 @@ def _order(order: Order) -> dict:
         "payment_status", "goods_total", "logistics_total", "fee_total", "total", "refunded_total",
         "invoice_number", "invoice_due_date")}
     data["amount_due"] = services.amount_due(order)
-    data["parts"] = [_part(p) for p in order.parts]
+    # The parts' events in one query rather than one per part.
+    events: dict[int, list] = {p.id: [] for p in order.parts}
+    for event in db.session.scalars(select(PartEvent).where(PartEvent.part_id.in_(list(events)))
+                                    .order_by(PartEvent.id)):
+        events[event.part_id].append(event)
+    data["parts"] = [_part(p, events[p.id]) for p in order.parts]
     return data
 
 
@@ -98,13 +103,11 @@ def quote_order(values):
 @blp.alt_response(422, response="DEFAULT_ERROR", description="Una regla del negocio rechazó el pedido.")
 def place_order(headers, values):
     """Hacer un pedido: toma la cantidad de todas las ofertas o de ninguna"""
-    key = headers.get("idempotency_key")
-    buyer = services.buyer_of(g.api_user)
-    existed = key is not None and services.find_by_idempotency_key(buyer.id, key.strip()) is not None
-    order = services.place_order(g.api_user, _request(values), idempotency_key=key)
+    order = services.place_order(g.api_user, _request(values), idempotency_key=headers.get("idempotency_key"))
+    # What was just written is what the answer shows: keep it loaded rather than read it
+    # all back after the commit (this session ends with the request).
+    db.session().expire_on_commit = False
     db.session.commit()
-    if not existed:
-        notifications.new_order(order)
     return _order(order)
 
 
@@ -168,7 +171,6 @@ def move_part(values, part_id):
     action = values.pop("action")
     services.transition(g.api_user, part, action, **values)
     db.session.commit()
-    notifications.part_changed(part, action)
     payments.push_refunds()
     return _part(part)
 
@@ -192,6 +194,5 @@ def record_delivery(values, part_id):
         db.session.rollback()
         raise
     db.session.commit()
-    notifications.part_changed(part, "deliver")
     payments.push_refunds()
     return _part(part)

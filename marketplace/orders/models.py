@@ -14,6 +14,7 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
@@ -116,7 +117,6 @@ class Order(db.Model):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     stripe_client_secret: Mapped[str | None] = mapped_column(String(200))
-    invoice_number: Mapped[str | None] = mapped_column(String(30), unique=True)
     invoice_due_date: Mapped[date | None] = mapped_column(Date, index=True)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     bank_reference: Mapped[str | None] = mapped_column(String(80))
@@ -131,6 +131,11 @@ class Order(db.Model):
     @property
     def number(self) -> str:
         return f"OC-{self.id:06d}"
+
+    @property
+    def invoice_number(self) -> str | None:
+        """Invoices are numbered like their orders, so the sequence has no gaps of its own."""
+        return f"FV-{self.id:06d}" if self.payment_method == PaymentMethod.INVOICE else None
 
 
 class OrderPart(db.Model):
@@ -269,6 +274,24 @@ class Dispute(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     line: Mapped[OrderLine] = relationship(back_populates="dispute")
+
+
+class Notification(db.Model):
+    """An e-mail owed about an order part (new order, accepted, ready, delivered), written in
+    the same transaction as the change and sent afterwards by ``flask orders work`` or
+    ``flask orders sweep``: an order never waits on, or fails because of, a mail server."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    part_id: Mapped[int] = mapped_column(ForeignKey("order_part.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    part: Mapped[OrderPart] = relationship()
 
 
 class CartItem(db.Model):

@@ -24,7 +24,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, OrgStatus, Role, User
 from marketplace.catalog import units
@@ -40,6 +42,7 @@ from marketplace.orders.models import (
     CartItem,
     Dispute,
     DisputeStatus,
+    Notification,
     Order,
     OrderLine,
     OrderPart,
@@ -245,7 +248,8 @@ def _line_kg(listing: Listing, quantity: Decimal | None, unit: str | None, field
     return kg
 
 
-def _check_listing(listing: Listing | None, today: date, window_end: date | None, field_name: str) -> Listing:
+def _check_listing(listing: Listing | None, today: date, window_end: date | None, field_name: str,
+                   seller: Cooperative | None = None) -> Listing:
     if listing is None:
         raise DomainError(_l("Esa oferta no existe."), field_name)
     if listing.status != ListingStatus.ACTIVE:
@@ -255,7 +259,7 @@ def _check_listing(listing: Listing | None, today: date, window_end: date | None
     if window_end is not None and listing.available_from > window_end:
         raise DomainError(_l("La oferta de %(product)s estará disponible después de la ventana de entrega.",
                              product=listing.product.name), field_name)
-    seller = db.session.get(Cooperative, listing.cooperative_id)
+    seller = seller or db.session.get(Cooperative, listing.cooperative_id)
     if seller is None or seller.status != OrgStatus.VERIFIED:
         raise DomainError(_l("La cooperativa de esa oferta no puede vender ahora."), field_name)
     return listing
@@ -314,13 +318,24 @@ def quote(actor: User, request: OrderRequest, today: date | None = None) -> Quot
     seen: set[int] = set()
     parts: dict[int, QuotedPart] = {}
     percent = fee_percent()
+    # Two queries for all the lines' listings and their cooperatives.
+    wanted = {ln.listing_id for ln in request.lines if ln.listing_id}
+    listings: dict[int, Listing] = {}
+    sellers: dict[int, Cooperative] = {}
+    if wanted:
+        rows = db.session.execute(
+            select(Listing, Cooperative).join(Cooperative, Cooperative.id == Listing.cooperative_id)
+            .where(Listing.id.in_(wanted)).options(lazyload(Cooperative.municipality))).unique()
+        for item, seller in rows:
+            listings[item.id], sellers[seller.id] = item, seller
     for index, ln in enumerate(request.lines):
         name = f"lines.{index}"
         if ln.listing_id in seen:
             raise DomainError(_l("Cada oferta puede aparecer una sola vez en el pedido."), name)
         seen.add(ln.listing_id)
-        listing = _check_listing(db.session.get(Listing, ln.listing_id) if ln.listing_id else None,
-                                 today, request.window_end, name)
+        candidate = listings.get(ln.listing_id)
+        listing = _check_listing(candidate, today, request.window_end, name,
+                                 sellers.get(candidate.cooperative_id) if candidate else None)
         kg = _line_kg(listing, ln.quantity, ln.unit, name)
         if kg > listing.available_kg:
             # 409 like a reservation lost to another buyer: the same shortage, whether it
@@ -331,7 +346,7 @@ def quote(actor: User, request: OrderRequest, today: date | None = None) -> Quot
             raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s.", product=listing.product.name,
                                  kg=_kg_text(listing.min_order_kg)), name)
         amount = (kg * listing.price_per_kg).quantize(CENTS, ROUND_HALF_UP)
-        coop = db.session.get(Cooperative, listing.cooperative_id)
+        coop = sellers[listing.cooperative_id]
         part = parts.setdefault(coop.id, QuotedPart(cooperative=coop))
         part.lines.append(QuotedLine(listing, ln.quantity, ln.unit or "kg", kg, amount))
         part.goods += amount
@@ -378,27 +393,42 @@ def find_by_idempotency_key(buyer_id: int, key: str) -> Order | None:
 
 
 def place_order(actor: User, request: OrderRequest, *, idempotency_key: str | None = None,
-                now: datetime | None = None) -> Order:
+                now: datetime | None = None, from_cart: bool = False) -> Order:
     """Place an order: all lines' stock is taken, or none and nothing is written.
 
     With an ``idempotency_key``, the same key and request give back the same order; the
     same key with a different request is refused.
     """
-    now = now or utcnow()
-    today = now.astimezone(_bogota()).date()
     buyer = require_can_buy(actor)
     fingerprint = request.fingerprint()
-    if idempotency_key is not None:
-        key = idempotency_key.strip()
-        if not key or len(key) > 100:
-            raise DomainError(_l("La clave de idempotencia debe tener entre 1 y 100 caracteres."), "Idempotency-Key",
-                              status_code=400)
+    if idempotency_key is None:
+        return _place_new(actor, buyer, request, None, fingerprint, now, from_cart)
+    key = idempotency_key.strip()
+    if not key or len(key) > 100:
+        raise DomainError(_l("La clave de idempotencia debe tener entre 1 y 100 caracteres."), "Idempotency-Key",
+                          status_code=400)
+    # Optimistic: a key is almost always new, so place the order and let the unique
+    # constraint on (buyer, key) catch a retry, even one racing the first request (the
+    # second INSERT waits for the first to commit, then fails). A retry that would now be
+    # refused (stock gone, dates passed) still gets its order back.
+    try:
+        order = _place_new(actor, buyer, request, key, fingerprint, now, from_cart)
+        db.session.flush()
+        return order
+    except (DomainError, IntegrityError):
+        db.session.rollback()
         existing = find_by_idempotency_key(buyer.id, key)
-        if existing is not None:
-            if existing.request_hash != fingerprint:
-                raise Conflict(_l("Esa clave de idempotencia ya se usó con otro pedido."))
-            return existing
-        idempotency_key = key
+        if existing is None:
+            raise
+    if existing.request_hash != fingerprint:
+        raise Conflict(_l("Esa clave de idempotencia ya se usó con otro pedido."))
+    return existing
+
+
+def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key: str | None, fingerprint: str,
+               now: datetime | None, from_cart: bool) -> Order:
+    now = now or utcnow()
+    today = now.astimezone(_bogota()).date()
     _check_window(request.window_start, request.window_end, today)
     method = request.payment_method
     if method not in (PaymentMethod.CARD.value, PaymentMethod.INVOICE.value):
@@ -424,44 +454,49 @@ def place_order(actor: User, request: OrderRequest, *, idempotency_key: str | No
         payment_method=PaymentMethod(method), payment_status=PaymentStatus.PENDING,
         fee_percent=priced.fee_percent, goods_total=priced.goods, logistics_total=priced.logistics,
         fee_total=priced.fee, total=priced.total, amount_paid=Decimal("0"), refunded_total=Decimal("0"),
-        idempotency_key=idempotency_key, request_hash=fingerprint,
+        idempotency_key=idempotency_key, request_hash=fingerprint, parts=[],
     )
     if order.payment_method == PaymentMethod.CARD:
         order.pay_by = now + timedelta(minutes=_config("CARD_PAYMENT_MINUTES"))
     else:
         order.invoice_due_date = today + timedelta(days=_config("INVOICE_TERMS_DAYS"))
     db.session.add(order)
-    db.session.flush()
-    if order.payment_method == PaymentMethod.INVOICE:
-        order.invoice_number = f"FV-{order.id:06d}"
     coop_percent = coop_fee_percent()
+    created: list[OrderPart] = []
     for quoted in priced.parts:
         part = OrderPart(
-            order=order, cooperative_id=quoted.cooperative.id, status=PartStatus.PLACED, respond_by=respond_by,
+            order=order, cooperative_id=quoted.cooperative.id, cooperative=quoted.cooperative, lines=[], status=PartStatus.PLACED, respond_by=respond_by,
             goods_amount=quoted.goods, logistics_estimate=quoted.logistics, logistics_mode=quoted.logistics_mode,
             road_km=quoted.road_km, fee_amount=quoted.fee, coop_fee_percent=coop_percent,
             logistics_borne=Decimal("0"), payout_status=PayoutStatus.PENDING, updated_at=now,
         )
         db.session.add(part)
+        created.append(part)
         for ln in quoted.lines:
             listing = ln.listing
             part.lines.append(OrderLine(
                 listing_id=listing.id, product_id=listing.product_id, grade_id=listing.grade_id,
+                product=listing.product, grade=listing.grade, municipality=listing.municipality,
                 municipality_code=listing.municipality_code, collection_point_id=listing.collection_point_id,
                 quantity_kg=ln.quantity_kg, unit=ln.unit, unit_kg=units.unit_weight(
                     ln.unit, listing.unit_kg if units.UNITS[ln.unit].needs_weight else None),
                 price_per_kg=listing.price_per_kg, quality=Quality.PENDING,
             ))
-        db.session.flush()
-        db.session.add(PartEvent(part_id=part.id, from_status=None, to_status=PartStatus.PLACED.value,
-                                 actor_id=actor.id, occurred_at=now))
-    db.session.execute(
-        CartItem.__table__.delete().where(CartItem.user_id == actor.id,
-                                          CartItem.listing_id.in_([ln.listing.id for ln in ordered]))
-    )
+    db.session.flush()  # one batched INSERT for the parts, one for the lines
+    # Rows nothing here reads back: plain multi-row INSERTs, no unit-of-work bookkeeping.
+    db.session.execute(insert(PartEvent), [
+        {"part_id": part.id, "from_status": None, "to_status": PartStatus.PLACED.value, "actor_id": actor.id,
+         "occurred_at": now, "note": None} for part in created])
+    db.session.execute(insert(Notification), [
+        {"kind": "new_order", "part_id": part.id, "created_at": now, "attempts": 0} for part in created])
+    if from_cart:  # the web cart's lines are now ordered
+        db.session.execute(
+            CartItem.__table__.delete().where(CartItem.user_id == actor.id,
+                                              CartItem.listing_id.in_([ln.listing.id for ln in ordered]))
+        )
     audit.record("order.placed", "order", order.id, actor=actor, organisation_id=buyer.id,
                  after={"total": str(order.total), "payment_method": order.payment_method.value,
-                        "parts": [p.cooperative_id for p in order.parts],
+                        "parts": [p.cooperative_id for p in created],
                         "lines": [[ln.listing.id, str(ln.quantity_kg)] for ln in ordered]})
     return order
 
@@ -495,6 +530,8 @@ TRANSITIONS: dict[str, Transition] = {
     "cancel": Transition((PartStatus.PLACED, PartStatus.ACCEPTED), PartStatus.CANCELLED,
                          ("buyer", "coop", "staff", "system")),
 }
+# Transitions the buyer hears about by e-mail (the cooperative hears of each new order).
+NOTIFIED_ACTIONS = frozenset({"accept", "decline", "expire", "ready", "deliver"})
 STATUS_LABELS = {
     PartStatus.PLACED: _l("Recibido, esperando respuesta"),
     PartStatus.ACCEPTED: _l("Aceptado"),
@@ -555,6 +592,8 @@ def _move(part: OrderPart, action: str, actor: User | None, now: datetime, note:
     audit.record(f"order_part.{action}", "order_part", part.id, actor=actor,
                  organisation_id=part.cooperative_id,
                  before={"status": previous.value}, after={"status": rule.target.value}, note=note)
+    if action in NOTIFIED_ACTIONS:
+        db.session.add(Notification(kind=action, part_id=part.id, created_at=now))
     if rule.target in CLOSED_WITHOUT_SALE:
         # In listing-id order, as placement takes it, so the row locks never form a cycle.
         for line in sorted(part.lines, key=lambda ln: ln.listing_id):

@@ -19,7 +19,7 @@ from marketplace.core.access import admin_required, roles_required, staff_requir
 from marketplace.core.errors import DomainError
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import csrf, db, limiter
-from marketplace.orders import notifications, payments, services
+from marketplace.orders import payments, services
 from marketplace.orders.forms import CheckoutForm, PlainForm
 from marketplace.orders.models import (
     Dispute,
@@ -92,12 +92,9 @@ def _lang() -> str:
     return str(get_locale() or "es")[:2]
 
 
-def _after_commit(order: Order | None = None, new_parts=None, event: str | None = None, part=None) -> None:
-    """Work that talks to the outside world once the change is safely stored."""
-    if new_parts:
-        notifications.new_order(order)
-    if event and part is not None:
-        notifications.part_changed(part, event)
+def _after_commit() -> None:
+    """Refunds owed are sent to Stripe once the change that owes them is stored (e-mails go
+    through the outbox, see ``notifications``)."""
     payments.push_refunds()
 
 
@@ -177,9 +174,9 @@ def cart():
                         item.quantity, item.unit = line.quantity, line.unit
             try:
                 if request.method == "POST" and request.form.get("action") == "place":
-                    order = services.place_order(current_user, order_request)
+                    order = services.place_order(current_user, order_request, from_cart=True)
                     db.session.commit()
-                    _after_commit(order, new_parts=True)
+                    _after_commit()
                     flash(_("Pedido %(n)s hecho. Cada cooperativa tiene %(h)d horas para responder.",
                             n=order.number, h=current_app.config["ORDER_ACCEPT_HOURS"]), "success")
                     if order.payment_method == PaymentMethod.CARD:
@@ -281,7 +278,7 @@ def part_action(part_id: int, action: str):
         db.session.rollback()
         flash(str(error.message), "error")
         return redirect(_part_url(part)), 303
-    _after_commit(event=action, part=part)
+    _after_commit()
     flash(_("Listo: %(status)s.", status=services.STATUS_LABELS[part.status]), "success")
     return redirect(_part_url(part)), 303
 
@@ -323,7 +320,7 @@ def receive(part_id: int):
             try:
                 services.record_delivery(current_user, part, receipts)
                 db.session.commit()
-                _after_commit(event="deliver", part=part)
+                _after_commit()
                 flash(_("Entrega registrada."), "success")
                 return redirect(url_for("orders.order_page", order_id=part.order_id))
             except DomainError as error:

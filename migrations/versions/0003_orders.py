@@ -57,7 +57,6 @@ def upgrade():
     sa.Column('request_hash', sa.String(length=64), nullable=True),
     sa.Column('stripe_payment_intent_id', sa.String(length=100), nullable=True),
     sa.Column('stripe_client_secret', sa.String(length=200), nullable=True),
-    sa.Column('invoice_number', sa.String(length=30), nullable=True),
     sa.Column('invoice_due_date', sa.Date(), nullable=True),
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('bank_reference', sa.String(length=80), nullable=True),
@@ -70,7 +69,6 @@ def upgrade():
     sa.ForeignKeyConstraint(['placed_by_id'], ['user_account.id'], name=op.f('fk_purchase_order_placed_by_id_user_account'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_purchase_order')),
     sa.UniqueConstraint('buyer_id', 'idempotency_key', name=op.f('uq_purchase_order_buyer_id_idempotency_key')),
-    sa.UniqueConstraint('invoice_number', name=op.f('uq_purchase_order_invoice_number')),
     sa.UniqueConstraint('stripe_payment_intent_id', name=op.f('uq_purchase_order_stripe_payment_intent_id'))
     )
     with op.batch_alter_table('purchase_order', schema=None) as batch_op:

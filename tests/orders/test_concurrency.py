@@ -162,3 +162,19 @@ def test_a_decline_racing_the_expiry_sweep_returns_stock_exactly_once(app, marke
             assert part.status in (PartStatus.DECLINED, PartStatus.EXPIRED)
             assert db.session.scalar(select(func.count()).select_from(PartEvent)
                                      .where(PartEvent.part_id == part_id)) == 2
+
+
+def test_the_same_idempotency_key_sent_at_once_places_one_order(app, market):
+    """A client retrying before its first request answered: both get the same order and
+    the stock is taken once."""
+    def job():
+        order = services.place_order(user(market.buyer), order_request(market, [(market.listing_a, "100", "kg")]),
+                                     idempotency_key="erp-retry-7")
+        return order.id
+
+    results = _run_concurrently(app, [job for _ in range(6)])
+    assert "conflict" not in results
+    assert len(set(results)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Order)) == 1
+        assert db.session.get(Listing, market.listing_a).available_kg == D("900")

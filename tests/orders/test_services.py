@@ -317,7 +317,13 @@ def test_placing_clears_the_ordered_listings_from_the_cart(app, market):
         services.add_to_cart(buyer, market.listing_a, D("10"), "kg")
         services.add_to_cart(buyer, market.listing_b, D("1"), "arroba")
         db.session.commit()
-    place(app, market, [(market.listing_a, "10", "kg")])
+    with app.app_context():  # an order placed from the web cart
+        services.place_order(user(market.buyer), order_request(market, [(market.listing_a, "10", "kg")]),
+                             from_cart=True)
+        db.session.commit()
+    with app.app_context():
+        assert [item.listing_id for item in services.cart(user(market.buyer))] == [market.listing_b]
+    place(app, market, [(market.listing_b, "5", "kg")])  # through the API: the cart is the web page's
     with app.app_context():
         assert [item.listing_id for item in services.cart(user(market.buyer))] == [market.listing_b]
 
