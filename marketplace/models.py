@@ -19,6 +19,15 @@ from marketplace.catalog.models import (  # noqa: F401
     Product,
 )
 from marketplace.core.models import AuditEvent, Municipality  # noqa: F401
+from marketplace.logistics.models import (  # noqa: F401
+    AccessLeg,
+    RouteDistance,
+    RoutePlan,
+    Shipment,
+    ShipmentLeg,
+    ShipmentPart,
+    TransportMode,
+)
 from marketplace.orders.models import (  # noqa: F401
     CartItem,
     Dispute,

@@ -39,22 +39,44 @@ PESO = Decimal("1")
 CENTAVO = Decimal("0.01")
 
 
+class CostError(ValueError):
+    """Why a quote cannot be made; ``code`` names the problem for the caller to explain."""
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+
+
+LEG_KINDS = ("road", "trail", "river")
+
+
 @dataclass(frozen=True)
 class Mode:
     code: str
     fixed_cop: Decimal  # per trip
-    per_km_cop: Decimal  # on flat road
+    per_km_cop: Decimal  # on flat ground
     capacity_kg: Decimal
-    road: bool = True  # False: needs no road (mule track, river)
+    kinds: frozenset = frozenset({"road"})  # where it can go: road, trail (mule track), river
+
+    @property
+    def road(self) -> bool:
+        return "road" in self.kinds
 
 
-# Defaults; staff will be able to edit them. Capacities are typical loads, not legal maxima.
+# Defaults, editable by staff (the migration copies them into the transport_mode table):
+# - mule or horse: a pack animal carries about 100 kg (two 50 kg sacks) along tracks no
+#   vehicle can use; a muleteer charges per trip and per km walked.
+# - motorbike: the rural taxi of the PDET territories, about 150 kg of cargo.
+# - small truck or chiva (NHR/turbo, about 3.5 t): the usual vehicle of tertiary roads.
+# - two-axle truck (C2, about 9 t): secondary and primary roads to the cities.
+# - river boat (chalupa or motor canoe, about 2 t): the Pacific, the Atrato, the Putumayo
+#   and the Caguán, where the river is the road.
 DEFAULT_MODES: dict[str, Mode] = {
-    "mule": Mode("mule", Decimal("25000"), Decimal("3000"), Decimal("100"), road=False),
-    "motorbike": Mode("motorbike", Decimal("10000"), Decimal("500"), Decimal("150")),
+    "mule": Mode("mule", Decimal("25000"), Decimal("3000"), Decimal("100"), frozenset({"trail", "road"})),
+    "motorbike": Mode("motorbike", Decimal("10000"), Decimal("500"), Decimal("150"), frozenset({"road", "trail"})),
     "small_truck": Mode("small_truck", Decimal("80000"), Decimal("1300"), Decimal("3500")),
     "truck_c2": Mode("truck_c2", Decimal("120000"), Decimal("1900"), Decimal("9000")),
-    "river_boat": Mode("river_boat", Decimal("100000"), Decimal("4000"), Decimal("2000"), road=False),
+    "river_boat": Mode("river_boat", Decimal("100000"), Decimal("4000"), Decimal("2000"), frozenset({"river"})),
 }
 ROAD_MODES = ("motorbike", "small_truck", "truck_c2")
 
@@ -86,13 +108,57 @@ class LegQuote:
 def quote_leg(quantity_kg: Decimal, km: Decimal, mode: Mode, terrain: str = "rolling") -> LegQuote:
     """Cost of moving ``quantity_kg`` over ``km`` with ``mode``, in whole pesos."""
     if quantity_kg <= 0:
-        raise ValueError("quantity must be positive")
+        raise CostError("quantity_not_positive")
     if km < 0:
-        raise ValueError("distance cannot be negative")
+        raise CostError("negative_distance")
+    if mode.capacity_kg <= 0:
+        raise CostError("capacity_not_positive", mode.code)
+    if mode.fixed_cop < 0 or mode.per_km_cop < 0:
+        raise CostError("negative_cost", mode.code)
+    if terrain not in TERRAIN_FACTORS:
+        raise CostError("unknown_terrain", terrain)
     trips = max(1, math.ceil(quantity_kg / mode.capacity_kg))
     per_trip = mode.fixed_cop + mode.per_km_cop * TERRAIN_FACTORS[terrain] * km
     total = (per_trip * trips).quantize(PESO, ROUND_HALF_UP)
     return LegQuote(mode.code, km, trips, total)
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One stretch of a route: a mode over a distance, on a kind of way and terrain."""
+
+    mode: Mode | None
+    km: Decimal
+    terrain: str = "rolling"
+    kind: str = "road"
+
+
+@dataclass(frozen=True)
+class RouteQuote:
+    legs: tuple[LegQuote, ...]
+    quantity_kg: Decimal
+    total_cop: Decimal
+
+    @property
+    def per_kg_cop(self) -> Decimal:
+        return (self.total_cop / self.quantity_kg).quantize(CENTAVO, ROUND_HALF_UP)
+
+
+def quote_route(quantity_kg: Decimal, legs: list[Leg]) -> RouteQuote:
+    """Cost of moving a quantity along several legs (a mule to the road, a truck to the
+    city): each leg carries the whole quantity, in as many trips as its mode needs."""
+    if not legs:
+        raise CostError("no_legs")
+    quoted = []
+    for leg in legs:
+        if leg.mode is None:
+            raise CostError("leg_without_mode")
+        if leg.kind not in LEG_KINDS:
+            raise CostError("unknown_leg_kind", leg.kind)
+        if leg.kind not in leg.mode.kinds:
+            raise CostError("mode_cannot_go_there", f"{leg.mode.code} on {leg.kind}")
+        quoted.append(quote_leg(quantity_kg, leg.km, leg.mode, leg.terrain))
+    return RouteQuote(tuple(quoted), quantity_kg, sum((q.total_cop for q in quoted), Decimal("0")))
 
 
 def cheapest_road_quote(quantity_kg: Decimal, km: Decimal, terrain: str = "rolling",

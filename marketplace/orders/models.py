@@ -161,6 +161,8 @@ class OrderPart(db.Model):
     coop_fee_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     # Transport the cooperative paid itself (for example mules to the road).
     logistics_borne: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # What moving this part really cost, from its shipment (allocated by weight).
+    logistics_actual: Mapped[Decimal | None] = mapped_column(Money)
     payout_status: Mapped[PayoutStatus] = mapped_column(_enum(PayoutStatus, "payout_status"),
                                                         default=PayoutStatus.PENDING)
     payout_due_date: Mapped[date | None] = mapped_column(Date)
@@ -199,6 +201,7 @@ class OrderLine(db.Model):
     quality: Mapped[Quality] = mapped_column(_enum(Quality, "line_quality"), default=Quality.PENDING)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     rejection_photo_key: Mapped[str | None] = mapped_column(String(80))
+    logistics_actual: Mapped[Decimal | None] = mapped_column(Money)  # its share of the shipment's cost
 
     part: Mapped[OrderPart] = relationship(back_populates="lines")
     listing: Mapped[Listing] = relationship()

@@ -36,7 +36,7 @@ from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.core.models import utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
-from marketplace.logistics import costing
+from marketplace.logistics import services as logistics
 from marketplace.orders.models import (
     CLOSED_WITHOUT_SALE,
     CartItem,
@@ -283,8 +283,17 @@ def _check_window(start: date | None, end: date | None, today: date) -> None:
         raise DomainError(_l("La entrega debe ser dentro de un año."), "window_end")
 
 
-def _logistics(part: QuotedPart, site: DeliverySite) -> None:
-    """Estimate moving each collection point's kilos to the site with the cheapest road vehicle."""
+@dataclass(frozen=True)
+class _Pickup:
+    id: int
+    name: str
+    latitude: Decimal
+    longitude: Decimal
+
+
+def _logistics(part: QuotedPart, site: DeliverySite, quoter: logistics.Quoter) -> None:
+    """Estimate moving each collection point's kilos to the site: its first-mile legs, then
+    the cheapest road vehicle over the known or estimated road distance."""
     by_point: dict[int, tuple[Listing, Decimal]] = {}
     for ln in part.lines:
         listing, kg = by_point.get(ln.listing.collection_point_id, (ln.listing, Decimal("0")))
@@ -292,13 +301,11 @@ def _logistics(part: QuotedPart, site: DeliverySite) -> None:
     total = Decimal("0")
     longest = Decimal("0")
     modes = set()
-    for listing, kg in by_point.values():
-        straight = costing.great_circle_km(listing.latitude, listing.longitude, site.latitude, site.longitude)
-        km = costing.road_km(straight)
-        leg = costing.cheapest_road_quote(kg, km)
-        total += leg.total_cop
-        longest = max(longest, km)
-        modes.add(leg.mode)
+    for point_id, (listing, kg) in by_point.items():
+        quoted = quoter.quote(_Pickup(point_id, "", listing.latitude, listing.longitude), site, kg)
+        total += quoted.total_cop
+        longest = max(longest, quoted.road_km)
+        modes.add(quoted.main_mode)
     part.logistics = total
     part.road_km = longest
     part.logistics_mode = modes.pop() if len(modes) == 1 else "mixed"
@@ -350,8 +357,9 @@ def quote(actor: User, request: OrderRequest, today: date | None = None) -> Quot
         part = parts.setdefault(coop.id, QuotedPart(cooperative=coop))
         part.lines.append(QuotedLine(listing, ln.quantity, ln.unit or "kg", kg, amount))
         part.goods += amount
+    quoter = logistics.Quoter.load({item.collection_point_id for item in listings.values()}, [site.id])
     for part in parts.values():
-        _logistics(part, site)
+        _logistics(part, site, quoter)
         part.fee = _pct(part.goods, percent)
     return Quote(site=site, parts=sorted(parts.values(), key=lambda p: p.cooperative.name), fee_percent=percent)
 

@@ -11,10 +11,13 @@ import pytest
 from marketplace.logistics import costing
 from marketplace.logistics.costing import (
     DEFAULT_MODES,
+    CostError,
+    Leg,
     Mode,
     allocate,
     cheapest_road_quote,
     quote_leg,
+    quote_route,
     road_km,
 )
 
@@ -87,8 +90,9 @@ def test_quote_refuses_nonsense(quantity, km):
 
 
 def test_unknown_terrain_is_refused():
-    with pytest.raises(KeyError):
+    with pytest.raises(CostError) as refused:
         quote_leg(D("1"), D("1"), DEFAULT_MODES["truck_c2"], "swamp")
+    assert refused.value.code == "unknown_terrain"
 
 
 def test_cheapest_road_quote_picks_the_vehicle_by_load():
@@ -96,8 +100,8 @@ def test_cheapest_road_quote_picks_the_vehicle_by_load():
     assert (small.mode, small.trips, small.total_cop) == ("motorbike", 1, D("16300"))
     large = cheapest_road_quote(D("5000"), D("150"))
     assert (large.mode, large.trips, large.total_cop) == ("truck_c2", 1, D("479100"))
-    # Never a mode that needs no road, even if it were cheaper.
-    cheap_mule = {**DEFAULT_MODES, "mule": Mode("mule", D("1"), D("1"), D("100000"), road=False)}
+    # Never a mode that is not among the road vehicles, even if it were cheaper.
+    cheap_mule = {**DEFAULT_MODES, "mule": Mode("mule", D("1"), D("1"), D("100000"), frozenset({"trail"}))}
     assert cheapest_road_quote(D("100"), D("10"), modes=cheap_mule).mode == "motorbike"
 
 
@@ -144,3 +148,29 @@ def test_allocate_is_proportional_when_it_divides_evenly():
     weights = [D("125"), D("250"), D("625")]
     assert allocate(D("8000.00"), weights) == [D("1000.00"), D("2000.00"), D("5000.00")]
     assert math.isclose(sum(float(x) for x in allocate(D("1"), weights)), 1.0)
+
+
+def test_a_route_of_several_legs_adds_each_legs_trips():
+    mule, truck = DEFAULT_MODES["mule"], DEFAULT_MODES["small_truck"]
+    quote = quote_route(D("400"), [Leg(mule, D("12"), "mountainous", "trail"), Leg(truck, D("300"))])
+    # 4 mule trips of (25,000 + 3,000 x 1.63 x 12) and one truck trip of (80,000 + 1,300 x 1.26 x 300).
+    assert [leg.trips for leg in quote.legs] == [4, 1]
+    assert quote.legs[0].total_cop == 4 * (D("25000") + D("3000") * D("1.63") * 12)
+    assert quote.legs[1].total_cop == D("80000") + D("1300") * D("1.26") * 300
+    assert quote.total_cop == quote.legs[0].total_cop + quote.legs[1].total_cop
+    assert quote.per_kg_cop == (quote.total_cop / 400).quantize(D("0.01"))
+
+
+@pytest.mark.parametrize(("legs", "code"), [
+    ([], "no_legs"),
+    ([Leg(None, D("5"))], "leg_without_mode"),
+    ([Leg(DEFAULT_MODES["truck_c2"], D("5"), kind="river")], "mode_cannot_go_there"),
+    ([Leg(DEFAULT_MODES["river_boat"], D("-1"), kind="river")], "negative_distance"),
+    ([Leg(Mode("cart", D("1"), D("1"), D("0")), D("5"))], "capacity_not_positive"),
+    ([Leg(Mode("cart", D("-1"), D("1"), D("10")), D("5"))], "negative_cost"),
+    ([Leg(DEFAULT_MODES["mule"], D("5"), kind="air")], "unknown_leg_kind"),
+])
+def test_impossible_routes_are_refused_with_a_reason(legs, code):
+    with pytest.raises(CostError) as refused:
+        quote_route(D("100"), legs)
+    assert refused.value.code == code
