@@ -64,7 +64,9 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.core import api as core_api
     from marketplace.core import views as core_views
     from marketplace.extensions import api, limiter
+    from marketplace.logistics import views as logistics_views
     from marketplace.orders import api as orders_api
+    from marketplace.orders import shipping_views
     from marketplace.orders import views as orders_views
 
     app.register_blueprint(core_views.bp)
@@ -76,6 +78,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalog_views.bp)
     catalog_views.init_app(app)
     app.register_blueprint(orders_views.bp)
+    app.register_blueprint(logistics_views.bp)
+    app.register_blueprint(shipping_views.bp)
     orders_views.init_app(app)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())

@@ -135,4 +135,8 @@ def load_config() -> dict:
         "SMTP_STARTTLS": _bool("SMTP_STARTTLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Mercado Rural <no-responder@mercadorural.co>"),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Map tiles for the staff's places map (e.g. a self-hosted tile server); without
+        # them the map shows the points on a plain background.
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
+        "MAP_ATTRIBUTION": os.environ.get("MAP_ATTRIBUTION", ""),
     }

@@ -20,6 +20,7 @@ TEMPLATES = {
     Role.BUYER_PURCHASER: "home/buyer.html",
     Role.STAFF_AUDITOR: "home/staff.html",
     Role.PLATFORM_ADMIN: "home/admin.html",
+    Role.CARRIER_MANAGER: "home/carrier.html",
 }
 
 
@@ -83,6 +84,13 @@ def _order_work(role: Role, org) -> dict:
         return {"to_answer": count(parts.where(OrderPart.status == PartStatus.PLACED)),
                 "to_prepare": count(parts.where(OrderPart.status == PartStatus.ACCEPTED)),
                 "payout_due": count(parts.where(OrderPart.payout_status == PayoutStatus.DUE))}
+    if role == Role.CARRIER_MANAGER:
+        from marketplace.logistics.models import Shipment
+
+        mine = select(Shipment.id).where(Shipment.carrier_id == org.id)
+        return {"planned": count(mine.where(Shipment.status == "planned")),
+                "in_transit": count(mine.where(Shipment.status == "in_transit")),
+                "without_cost": count(mine.where(Shipment.actual_cop.is_(None)))}
     if role in (Role.BUYER_ADMIN, Role.BUYER_PURCHASER):
         parts = select(OrderPart.id).join(Order).where(Order.buyer_id == org.id)
         return {"to_receive": count(parts.where(OrderPart.status.in_([PartStatus.READY, PartStatus.IN_TRANSIT]))),

@@ -28,6 +28,7 @@ class OrgKind(enum.StrEnum):
     COOPERATIVE = "cooperative"
     BUYER = "buyer"
     STAFF = "staff"
+    CARRIER = "carrier"
 
 
 class OrgStatus(enum.StrEnum):
@@ -44,15 +45,17 @@ class Role(enum.StrEnum):
     BUYER_PURCHASER = "buyer_purchaser"
     STAFF_AUDITOR = "staff_auditor"
     PLATFORM_ADMIN = "platform_admin"
+    CARRIER_MANAGER = "carrier_manager"
 
 
 ROLES_BY_KIND: dict[OrgKind, tuple[Role, ...]] = {
     OrgKind.COOPERATIVE: (Role.COOP_MANAGER, Role.COOP_MEMBER),
     OrgKind.BUYER: (Role.BUYER_ADMIN, Role.BUYER_PURCHASER),
     OrgKind.STAFF: (Role.STAFF_AUDITOR, Role.PLATFORM_ADMIN),
+    OrgKind.CARRIER: (Role.CARRIER_MANAGER,),
 }
 # Roles that manage their organisation's members and profile.
-MANAGING_ROLES = frozenset({Role.COOP_MANAGER, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN})
+MANAGING_ROLES = frozenset({Role.COOP_MANAGER, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN, Role.CARRIER_MANAGER})
 
 
 def _enum(cls, name):
@@ -246,6 +249,12 @@ class Buyer(Organisation):
     )
 
     __mapper_args__ = {"polymorphic_identity": OrgKind.BUYER}
+
+
+class Carrier(Organisation):
+    """A transport company or independent driver that carries shipments; registered by staff."""
+
+    __mapper_args__ = {"polymorphic_identity": OrgKind.CARRIER}
 
 
 class DeliverySite(db.Model):

@@ -342,6 +342,31 @@ def register_buyer(buyer_data: BuyerData, site_data: SiteData, user_data: UserDa
     return buyer, user
 
 
+def create_carrier(actor: User, name: str, nit: str | None, municipality_code: str | None, user_data: UserData,
+                   remote_addr=None):
+    """Staff register a transport company or driver, verified at once, with its first user."""
+    from marketplace.accounts.models import Carrier
+
+    if not actor.is_admin:
+        raise Forbidden(_l("Solo el equipo del programa registra transportadores."))
+    name = clean_text(name)
+    if not name or len(name) > 160:
+        raise DomainError(_l("Escriba el nombre (hasta 160 caracteres)."), "name")
+    municipality = municipality_or_error(municipality_code)
+    carrier = Carrier(kind=OrgKind.CARRIER, name=name, nit=nit_or_error(nit, required=False),
+                      municipality_code=municipality.code, status=OrgStatus.VERIFIED,
+                      status_changed_at=utcnow(), status_changed_by_id=actor.id)
+    user = _new_user(user_data.full_name, user_data.phone, user_data.email, user_data.password, user_data.locale)
+    user.must_change_password = True
+    membership = Membership(user=user, organisation=carrier, role=Role.CARRIER_MANAGER)
+    db.session.add_all([carrier, membership])
+    db.session.flush()
+    audit.record("organisation.registered", "organisation", carrier.id, actor=actor, organisation_id=carrier.id,
+                 after={"name": name, "kind": "carrier", "status": "verified"}, remote_addr=remote_addr)
+    _audit_membership("membership.created", membership, actor, remote_addr=remote_addr)
+    return carrier, user
+
+
 # ------------------------------------------------------------------- authorisation
 
 
@@ -469,11 +494,13 @@ ROLE_LABELS = {
     Role.BUYER_PURCHASER: _l("Comprador"),
     Role.STAFF_AUDITOR: _l("Equipo de seguimiento (auditor)"),
     Role.PLATFORM_ADMIN: _l("Administrador de la plataforma"),
+    Role.CARRIER_MANAGER: _l("Transportador"),
 }
 KIND_LABELS = {
     OrgKind.COOPERATIVE: _l("Cooperativa o asociación"),
     OrgKind.BUYER: _l("Empresa compradora"),
     OrgKind.STAFF: _l("Equipo del programa"),
+    OrgKind.CARRIER: _l("Transportador"),
 }
 
 

@@ -530,7 +530,7 @@ TRANSITIONS: dict[str, Transition] = {
     "decline": Transition((PartStatus.PLACED,), PartStatus.DECLINED, ("coop",)),
     "expire": Transition((PartStatus.PLACED,), PartStatus.EXPIRED, ("system",)),
     "ready": Transition((PartStatus.ACCEPTED,), PartStatus.READY, ("coop",)),
-    "ship": Transition((PartStatus.READY,), PartStatus.IN_TRANSIT, ("coop", "staff")),
+    "ship": Transition((PartStatus.READY,), PartStatus.IN_TRANSIT, ("coop", "staff", "carrier")),
     "deliver": Transition((PartStatus.IN_TRANSIT, PartStatus.READY), PartStatus.DELIVERED, ("buyer",)),
     "settle": Transition((PartStatus.DELIVERED,), PartStatus.SETTLED, ("staff",)),
     # Before the produce leaves: the buyer until it is ready, the cooperative once it has
@@ -573,7 +573,16 @@ def _role_of(actor: User | None, part: OrderPart) -> str | None:
         return "coop"
     if org is not None and actor.role in BUYER_ROLES and part.order.buyer_id == org.id:
         return "buyer"
+    if org is not None and actor.role == Role.CARRIER_MANAGER and _carries(org.id, part):
+        return "carrier"
     return None
+
+
+def _carries(carrier_id: int, part: OrderPart) -> bool:
+    from marketplace.logistics.models import Shipment, ShipmentPart
+
+    return db.session.scalar(select(Shipment.id).join(ShipmentPart).where(
+        ShipmentPart.part_id == part.id, Shipment.carrier_id == carrier_id)) is not None
 
 
 def _move(part: OrderPart, action: str, actor: User | None, now: datetime, note: str | None = None) -> PartStatus:
