@@ -5,7 +5,6 @@ by those concerned; consolidated route plans."""
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
