@@ -64,9 +64,10 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.core import api as core_api
     from marketplace.core import views as core_views
     from marketplace.extensions import api, limiter
+    from marketplace.logistics import api as logistics_api
     from marketplace.logistics import views as logistics_views
     from marketplace.orders import api as orders_api
-    from marketplace.orders import shipping_views
+    from marketplace.orders import shipping_api, shipping_views
     from marketplace.orders import views as orders_views
 
     app.register_blueprint(core_views.bp)
@@ -83,7 +84,8 @@ def _register_blueprints(app: Flask) -> None:
     orders_views.init_app(app)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())
-    for blueprint in (accounts_api.blp, core_api.blp, catalog_api.blp, orders_api.blp):
+    for blueprint in (accounts_api.blp, core_api.blp, catalog_api.blp, logistics_api.blp, orders_api.blp,
+                      shipping_api.blp):
         # One shared budget per client address across the whole API. The limiter and the
         # blueprints live for the whole process, so the limit reads the config of the app
         # serving the request: a lambda over ``app`` stayed attached for every app created

@@ -1,0 +1,139 @@
+"""JSON API for shipments: those a user may see, creating one (cooperatives), dispatching
+it and recording what its legs really cost (the carrier or the cooperative)."""
+
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from marketplace.accounts.api import secured
+from marketplace.core.schemas import DecimalString
+from marketplace.extensions import csrf, db
+from marketplace.orders import shipping
+
+blp = Blueprint("shipping-api", __name__, description="Envíos de pedidos y su costo real.")
+csrf.exempt(blp)  # bearer tokens, no cookies
+ID = validate.Range(min=1, max=2_000_000_000)
+
+
+def _money(description: str, **kwargs):
+    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal",
+                                                    "description": description}, **kwargs)
+
+
+class LegSchema(Schema):
+    id = fields.Integer(required=True)
+    position = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    mode_code = fields.String(required=True)
+    from_label = fields.String(required=True)
+    to_label = fields.String(required=True)
+    km = _money("Km.", required=True)
+    trips = fields.Integer(required=True)
+    estimated_cop = _money("COP estimados.", required=True)
+    actual_cop = _money("COP reales (vacío hasta registrarlos).", required=True, allow_none=True)
+    paid_by = fields.String(required=True, metadata={"description": "cooperative o platform."})
+
+
+class StopSchema(Schema):
+    part_id = fields.Integer(required=True)
+    kg = _money("Kg.", required=True)
+
+
+class ShipmentSchema(Schema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    status = fields.String(required=True)
+    carrier_id = fields.Integer(required=True, allow_none=True)
+    carrier_name = fields.String(required=True, allow_none=True)
+    planned_pickup = fields.Date(required=True)
+    planned_delivery = fields.Date(required=True)
+    actual_pickup = fields.Date(required=True, allow_none=True)
+    actual_delivery = fields.Date(required=True, allow_none=True)
+    estimated_cop = _money("COP estimados.", required=True)
+    actual_cop = _money("COP reales.", required=True, allow_none=True)
+    legs = fields.List(fields.Nested(LegSchema), required=True)
+    stops = fields.List(fields.Nested(StopSchema), required=True)
+
+
+class ShipmentInputSchema(Schema):
+    part_ids = fields.List(fields.Integer(validate=ID), required=True, validate=validate.Length(min=1, max=100))
+    planned_pickup = fields.Date(required=True)
+    planned_delivery = fields.Date(required=True)
+    carrier_id = fields.Integer(load_default=None, allow_none=True, validate=ID)
+    carrier_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
+
+
+class LegCostSchema(Schema):
+    leg_id = fields.Integer(required=True, validate=ID)
+    actual_cop = DecimalString("COP reales del tramo.", required=True)
+
+
+class CostsInputSchema(Schema):
+    legs = fields.List(fields.Nested(LegCostSchema), required=True, validate=validate.Length(min=1, max=20))
+    actual_pickup = fields.Date(load_default=None, allow_none=True)
+    actual_delivery = fields.Date(load_default=None, allow_none=True)
+
+
+@blp.route("/shipments")
+@secured(blp)
+@blp.response(200, ShipmentSchema(many=True))
+def list_shipments():
+    """Los envíos que usted puede ver (los suyos; el equipo, todos)"""
+    return shipping.shipments_for(g.api_user)
+
+
+@blp.route("/shipments/<int:shipment_id>")
+@secured(blp)
+@blp.response(200, ShipmentSchema)
+@blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no es suyo.")
+def get_shipment(shipment_id):
+    """Un envío"""
+    return shipping.visible_shipment(g.api_user, shipment_id)
+
+
+@blp.route("/shipments", methods=["POST"])
+@secured(blp)
+@blp.arguments(ShipmentInputSchema)
+@blp.response(201, ShipmentSchema)
+@blp.alt_response(403, response="DEFAULT_ERROR", description="Solo cooperativas y el equipo crean envíos.")
+@blp.alt_response(404, response="DEFAULT_ERROR", description="Un pedido no existe o no es suyo.")
+@blp.alt_response(409, response="DEFAULT_ERROR", description="Un pedido no está listo o ya va en otro envío.")
+@blp.alt_response(422, response="DEFAULT_ERROR", description="Datos del envío no válidos.")
+def create_shipment(values):
+    """Crear un envío con pedidos aceptados o listos hacia un mismo sitio de entrega"""
+    shipment = shipping.create_shipment(g.api_user, shipping.ShipmentData(
+        values["part_ids"], values["planned_pickup"], values["planned_delivery"], values["carrier_id"],
+        values["carrier_name"]))
+    db.session.commit()
+    return shipment
+
+
+@blp.route("/shipments/<int:shipment_id>/costs", methods=["POST"])
+@secured(blp)
+@blp.arguments(CostsInputSchema)
+@blp.response(200, ShipmentSchema)
+@blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no le corresponde.")
+@blp.alt_response(422, response="DEFAULT_ERROR", description="Costos no válidos.")
+def record_costs(values, shipment_id):
+    """Registrar el costo real de los tramos (se reparte entre los pedidos por peso)"""
+    shipment = shipping.visible_shipment(g.api_user, shipment_id)
+    shipping.record_actual_costs(g.api_user, shipment, {leg["leg_id"]: leg["actual_cop"] for leg in values["legs"]},
+                                 values["actual_pickup"], values["actual_delivery"])
+    db.session.commit()
+    return shipment
+
+
+@blp.route("/shipments/<int:shipment_id>/dispatch", methods=["POST"])
+@secured(blp)
+@blp.response(200, ShipmentSchema)
+@blp.alt_response(403, response="DEFAULT_ERROR", description="No le corresponde.")
+@blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no es suyo.")
+@blp.alt_response(409, response="DEFAULT_ERROR", description="Ya salió, o un pedido no está listo.")
+def dispatch(shipment_id):
+    """El envío sale: sus pedidos quedan en camino"""
+    shipment = shipping.visible_shipment(g.api_user, shipment_id)
+    shipping.dispatch(g.api_user, shipment)
+    db.session.commit()
+    return shipment
