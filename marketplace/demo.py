@@ -224,13 +224,14 @@ def seed(password: str) -> Report:
     db.session.flush()
     report.created["listings"] = seed_listings(rng)
     db.session.flush()
-    report.created["orders"] = seed_orders(rng)
+    report.created["orders"] = seed_orders(rng, password)
     report.logins += [
         ("Gerente de cooperativa", "310 000 0000"),
         ("Asociado de cooperativa", "320 000 0000"),
         ("Gerente (cooperativa pendiente)", "310 000 0038"),
         ("Administrador de compras", "compras01@empresa-demo.co"),
         ("Comprador", "analista01@empresa-demo.co"),
+        ("Transportador", "transporte@empresa-demo.co"),
     ]
     return report
 
@@ -331,14 +332,17 @@ def seed_listings(rng: random.Random) -> int:
     return created
 
 
-def seed_orders(rng: random.Random) -> int:
+def seed_orders(rng: random.Random, password: str) -> int:
     """Orders in every state, paid by card and by invoice, through the real services, so
     the demo cooperative, buyer and staff each have work waiting on first login.
     Skipped when any order exists."""
     from datetime import date, timedelta
 
-    from marketplace.catalog.models import Listing, ListingStatus
+    from marketplace.accounts import services as accounts
+    from marketplace.catalog.models import CollectionPoint, Listing, ListingStatus
+    from marketplace.logistics import services as logistics
     from marketplace.orders import services as orders
+    from marketplace.orders import shipping
     from marketplace.orders.models import Order, PaymentMethod, PaymentStatus
 
     if db.session.scalar(select(Order.id).limit(1)):
@@ -362,6 +366,15 @@ def seed_orders(rng: random.Random) -> int:
     own, others = listings_of(home.id), listings_of()
     if not own or not others:
         return 0
+    # A carrier, and the first mile of the demo cooperative's collection point.
+    carrier, driver = accounts.create_carrier(
+        admin, "Transportes del Pacífico Sur S.A.S.", None, home.municipality_code,
+        accounts.UserData("Jhon Jairo Angulo", password,
+                          email="transporte@empresa-demo.co"))
+    driver.must_change_password = False
+    point = db.session.get(CollectionPoint, own[0].collection_point_id)
+    logistics.set_access_legs(coop_user, point, [
+        logistics.AccessLegData("trail", "mule", Decimal("6"), "mountainous", "Camino de herradura hasta la vía")])
     managers = {}
 
     def manager_of(coop_id):
@@ -421,7 +434,18 @@ def seed_orders(rng: random.Random) -> int:
                 orders.mark_ready(actor, part)
             if target == "ready":
                 continue
-            orders.ship(actor, part, Decimal(rng.choice([0, 0, 35000, 60000])))
+            if part.cooperative_id == home.id and carrier is not None:
+                # The demo cooperative's shipments: a mule to the road, then a truck, with
+                # the carrier's real costs once delivered.
+                shipment = shipping.create_shipment(actor, shipping.ShipmentData(
+                    [part.id], today, today + timedelta(days=2), carrier_id=carrier.id))
+                shipping.dispatch(actor, shipment, today)
+                if target != "in_transit":
+                    shipping.record_actual_costs(actor, shipment, {
+                        leg.id: (leg.estimated_cop * Decimal(str(rng.uniform(0.85, 1.25)))).quantize(Decimal("1"))
+                        for leg in shipment.legs}, today, today + timedelta(days=1))
+            else:
+                orders.ship(actor, part, Decimal(rng.choice([0, 0, 35000, 60000])))
             if target == "in_transit":
                 continue
             receipts = []

@@ -11,7 +11,7 @@ from marketplace.catalog.models import CollectionPoint
 from marketplace.core.errors import NotFound
 from marketplace.extensions import csrf, db
 from marketplace.logistics import services
-from marketplace.logistics.schemas import ModeSchema, QuoteInputSchema, QuoteSchema
+from marketplace.logistics.schemas import ModeSchema, RouteQuoteInputSchema, RouteQuoteSchema
 
 blp = Blueprint("logistics-api", __name__, description="Costos de transporte y cotizaciones de la última milla.")
 csrf.exempt(blp)  # bearer tokens, no cookies
@@ -29,8 +29,8 @@ def list_modes():
 
 @blp.route("/logistics/quotes", methods=["POST"])
 @secured(blp)
-@blp.arguments(QuoteInputSchema)
-@blp.response(200, QuoteSchema)
+@blp.arguments(RouteQuoteInputSchema)
+@blp.response(200, RouteQuoteSchema)
 @blp.alt_response(404, response="DEFAULT_ERROR", description="Centro de acopio o sitio de entrega no visible para usted.")
 @blp.alt_response(422, response="DEFAULT_ERROR", description="No se puede cotizar ese recorrido.")
 def quote(values):

@@ -14,7 +14,7 @@ def _money(description: str, **kwargs):
                                                     "description": description}, **kwargs)
 
 
-class QuoteInputSchema(Schema):
+class RouteQuoteInputSchema(Schema):
     collection_point_id = fields.Integer(required=True, validate=ID)
     delivery_site_id = fields.Integer(required=True, validate=ID)
     quantity_kg = DecimalString("Kg a mover.", required=True)
@@ -31,7 +31,7 @@ class QuoteLegSchema(Schema):
     total_cop = _money("COP del tramo.", required=True)
 
 
-class QuoteSchema(Schema):
+class RouteQuoteSchema(Schema):
     quantity_kg = _money("Kg.", required=True)
     total_cop = _money("COP en total.", required=True)
     per_kg_cop = _money("COP por kg.", required=True)

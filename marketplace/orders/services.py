@@ -712,6 +712,9 @@ def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: 
     db.session.flush()
     refresh_payout(part, now)
     plan_refunds(part.order)
+    from marketplace.orders import shipping  # shipping builds on this module
+
+    shipping.part_delivered(part, now.astimezone(_bogota()).date())
 
 
 def resolve_dispute(actor: User, dispute: Dispute, outcome: str, note: str | None, now: datetime | None = None) -> None:

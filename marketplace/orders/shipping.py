@@ -217,6 +217,16 @@ def dispatch(actor: User, shipment: Shipment, today: date | None = None) -> None
     audit.record("shipment.dispatched", "shipment", shipment.id, actor=actor)
 
 
+def part_delivered(part: OrderPart, today: date) -> None:
+    """A shipment is delivered when every part it carries is."""
+    shipment = shipment_of(part)
+    if shipment is None or shipment.status == "delivered":
+        return
+    if all(p.status in (PartStatus.DELIVERED, PartStatus.SETTLED) for p in _parts(shipment)):
+        shipment.status = "delivered"
+        shipment.actual_delivery = shipment.actual_delivery or today
+
+
 def _parts(shipment: Shipment) -> list[OrderPart]:
     ids = [stop.part_id for stop in shipment.stops]
     return list(db.session.scalars(select(OrderPart).where(OrderPart.id.in_(ids)).order_by(OrderPart.id)))

@@ -22,7 +22,7 @@ def _money(description: str, **kwargs):
                                                     "description": description}, **kwargs)
 
 
-class LegSchema(Schema):
+class ShipmentLegSchema(Schema):
     id = fields.Integer(required=True)
     position = fields.Integer(required=True)
     kind = fields.String(required=True)
@@ -36,7 +36,7 @@ class LegSchema(Schema):
     paid_by = fields.String(required=True, metadata={"description": "cooperative o platform."})
 
 
-class StopSchema(Schema):
+class ShipmentStopSchema(Schema):
     part_id = fields.Integer(required=True)
     kg = _money("Kg.", required=True)
 
@@ -53,8 +53,8 @@ class ShipmentSchema(Schema):
     actual_delivery = fields.Date(required=True, allow_none=True)
     estimated_cop = _money("COP estimados.", required=True)
     actual_cop = _money("COP reales.", required=True, allow_none=True)
-    legs = fields.List(fields.Nested(LegSchema), required=True)
-    stops = fields.List(fields.Nested(StopSchema), required=True)
+    legs = fields.List(fields.Nested(ShipmentLegSchema), required=True)
+    stops = fields.List(fields.Nested(ShipmentStopSchema), required=True)
 
 
 class ShipmentInputSchema(Schema):
@@ -65,13 +65,13 @@ class ShipmentInputSchema(Schema):
     carrier_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
 
 
-class LegCostSchema(Schema):
+class ShipmentLegCostSchema(Schema):
     leg_id = fields.Integer(required=True, validate=ID)
     actual_cop = DecimalString("COP reales del tramo.", required=True)
 
 
-class CostsInputSchema(Schema):
-    legs = fields.List(fields.Nested(LegCostSchema), required=True, validate=validate.Length(min=1, max=20))
+class ShipmentCostsInputSchema(Schema):
+    legs = fields.List(fields.Nested(ShipmentLegCostSchema), required=True, validate=validate.Length(min=1, max=20))
     actual_pickup = fields.Date(load_default=None, allow_none=True)
     actual_delivery = fields.Date(load_default=None, allow_none=True)
 
@@ -112,7 +112,7 @@ def create_shipment(values):
 
 @blp.route("/shipments/<int:shipment_id>/costs", methods=["POST"])
 @secured(blp)
-@blp.arguments(CostsInputSchema)
+@blp.arguments(ShipmentCostsInputSchema)
 @blp.response(200, ShipmentSchema)
 @blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no le corresponde.")
 @blp.alt_response(422, response="DEFAULT_ERROR", description="Costos no válidos.")

@@ -158,8 +158,14 @@ def test_dispatching_needs_ready_parts_and_moves_them(app, market):
         services.mark_ready(user(market.manager_a), db.session.get(OrderPart, parts[market.coop_a]))
         shipping.dispatch(user(market.manager_a), db.session.get(Shipment, shipment_id))
         db.session.commit()
-        assert db.session.get(OrderPart, parts[market.coop_a]).status == PartStatus.IN_TRANSIT
+        part = db.session.get(OrderPart, parts[market.coop_a])
+        assert part.status == PartStatus.IN_TRANSIT
         assert db.session.get(Shipment, shipment_id).status == "in_transit"
+        services.record_delivery(user(market.buyer), part, [
+            services.Receipt(line.id, line.quantity_kg) for line in part.lines])
+        db.session.commit()
+        assert db.session.get(Shipment, shipment_id).status == "delivered"
+        assert db.session.get(Shipment, shipment_id).actual_delivery is not None
     with app.app_context(), pytest.raises(Conflict):  # a part travels in one shipment
         shipping.create_shipment(user(market.manager_a), shipping.ShipmentData(
             [parts[market.coop_a]], TODAY, TODAY))
