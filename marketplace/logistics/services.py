@@ -192,6 +192,15 @@ def set_access_legs(actor: User, point: CollectionPoint, legs: list[AccessLegDat
     return rows
 
 
+def access_legs_of(point_ids: list[int]) -> dict[int, list[AccessLeg]]:
+    found: dict[int, list[AccessLeg]] = {pid: [] for pid in point_ids}
+    if point_ids:
+        for leg in db.session.scalars(select(AccessLeg).where(AccessLeg.collection_point_id.in_(point_ids))
+                                      .order_by(AccessLeg.position)):
+            found[leg.collection_point_id].append(leg)
+    return found
+
+
 # ---------------------------------------------------------------------- quotes
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from marketplace.accounts import services as accounts
 from marketplace.core.access import admin_required, staff_required
@@ -112,3 +112,43 @@ def carriers():
 
     rows = db.session.scalars(accounts.list_organisations(kind=OrgKind.CARRIER)).all()
     return render_template("logistics/carriers.html", carriers=rows, form=form, error=error), 422 if error else 200
+
+
+@bp.route("/acopio", methods=["GET", "POST"])
+@login_required
+def collection_points():
+    """A cooperative's collection points and the legs from each to the road."""
+    from marketplace.catalog import services as catalog
+    from marketplace.catalog.models import CollectionPoint
+
+    coop = catalog.cooperative_of(current_user)
+    form = PlainForm()
+    errors: dict[int, str] = {}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        raw_id = request.form.get("point", "")
+        point = db.session.get(CollectionPoint, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 10 else None
+        if point is None or point.cooperative_id != coop.id:
+            abort(404)
+        legs = []
+        for n in range(2):
+            kind, mode = request.form.get(f"kind-{n}", ""), request.form.get(f"mode-{n}", "")
+            km_raw = request.form.get(f"km-{n}", "").strip()
+            if not mode and not km_raw:
+                continue
+            legs.append(services.AccessLegData(kind, mode or None, parse_decimal(km_raw),
+                                               request.form.get(f"terrain-{n}", "mountainous"),
+                                               request.form.get(f"description-{n}")))
+        try:
+            services.set_access_legs(current_user, point, legs)
+            db.session.commit()
+            flash(_("Tramos guardados: las cotizaciones desde %(p)s los incluyen.", p=point.name), "success")
+            return redirect(url_for("logistics.collection_points")), 303
+        except DomainError as exc:
+            db.session.rollback()
+            errors[point.id] = str(exc.message)
+    points = catalog.collection_points(coop)
+    return render_template("logistics/collection_points.html", points=points, form=form, errors=errors,
+                           access=services.access_legs_of([p.id for p in points]), modes=services.all_modes(),
+                           kinds=services.LEG_KINDS, terrains=services.TERRAINS), 422 if errors else 200

@@ -245,3 +245,25 @@ def test_staff_pages_render_and_refuse_others(app, market, factory, login_as):
     assert coop.get("/admin/logistica/ultima-milla").status_code == 403
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Shipment)) == 0
+
+
+def test_a_cooperative_enters_its_first_mile_on_a_page(app, market):
+    with app.app_context():
+        point_id = db.session.get(Listing, market.listing_a).collection_point_id
+    coop = app.test_client()
+    login(coop, market.manager_a)
+    assert coop.get("/acopio").status_code == 200
+    bad = coop.post("/acopio", data={"point": point_id, "kind-0": "river", "mode-0": "mule", "km-0": "4"})
+    assert bad.status_code == 422 and "no puede hacer ese tramo" in bad.get_data(as_text=True)
+    negative = coop.post("/acopio", data={"point": point_id, "kind-0": "trail", "mode-0": "mule", "km-0": "-4"})
+    assert negative.status_code == 422
+    ok = coop.post("/acopio", data={"point": point_id, "kind-0": "trail", "mode-0": "mule", "km-0": "4,5",
+                                    "terrain-0": "mountainous", "description-0": "La Y"})
+    assert ok.status_code == 303
+    with app.app_context():
+        legs = logistics.access_legs_of([point_id])[point_id]
+        assert [(leg.kind, leg.mode_code, leg.km) for leg in legs] == [("trail", "mule", D("4.5"))]
+    other = app.test_client()
+    login(other, market.manager_b)
+    assert other.post("/acopio", data={"point": point_id, "kind-0": "trail", "mode-0": "mule",
+                                       "km-0": "1"}).status_code == 404
