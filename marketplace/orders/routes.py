@@ -72,9 +72,10 @@ def propose(actor: User, department_code: str, day: date, depot_code: str, mode_
         raise Forbidden(_l("Solo el equipo del programa planea rutas."))
     if department_code not in {code for code, _name in geography.departments()}:
         raise DomainError(_l("Elija un departamento de la lista."), "department")
-    depot = geography.get_municipality(depot_code)
+    depot = geography.resolve(depot_code).municipality
     if depot is None:
-        raise DomainError(_l("Elija el municipio del centro de acopio de salida (código DIVIPOLA)."), "depot")
+        raise DomainError(_l("Escriba el municipio de salida y llegada (nombre o código DIVIPOLA); si hay "
+                             "varios con ese nombre, use el código."), "depot")
     mode = db.session.get(TransportMode, mode_code)
     if mode is None or not mode.active or "road" not in mode.kinds.split(","):
         raise DomainError(_l("Elija un vehículo de carretera."), "mode")
