@@ -25,7 +25,12 @@ from marketplace.extensions import db  # noqa: E402
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 USING_PG = PG_URL.startswith("postgresql")
 PASSWORD = "Siembra-Segura-2026"
+# Rows the migrations load and tests never change, kept between tests on PostgreSQL.
 REFERENCE_TABLES = {"municipality", "alembic_version"}
+# Rows the migrations load that tests may change (staff edit transport modes): emptied with
+# the rest (TRUNCATE ... CASCADE reaches them through their foreign keys), then put back.
+SEEDED_TABLES = ("transport_mode",)
+_seeded_rows: dict[str, list[dict]] = {}
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -104,6 +109,11 @@ def database_template(tmp_path_factory):
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         url = _with_search_path(base, schema)
         _migrate(url)
+        seeded = create_engine(url)
+        with seeded.connect() as conn:
+            for table in SEEDED_TABLES:
+                _seeded_rows[table] = [dict(row._mapping) for row in conn.execute(text(f'SELECT * FROM "{table}"'))]
+        seeded.dispose()
         yield url
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -120,6 +130,12 @@ def _truncate_pg(url: str) -> None:
         tables = [t for t in inspect(conn).get_table_names() if t not in REFERENCE_TABLES]
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        for table, rows in _seeded_rows.items():
+            conn.execute(text(f'DELETE FROM "{table}"'))
+            if rows:
+                columns = list(rows[0])
+                conn.execute(text(f'INSERT INTO "{table}" ({", ".join(columns)}) '
+                                  f'VALUES ({", ".join(":" + c for c in columns)})'), rows)
     engine.dispose()
 
 
