@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.core.models import Municipality, utcnow
-from marketplace.core.types import Coordinate
+from marketplace.core.types import Coordinate, str_enum
 from marketplace.extensions import db
 
 
@@ -56,10 +55,6 @@ ROLES_BY_KIND: dict[OrgKind, tuple[Role, ...]] = {
 }
 # Roles that manage their organisation's members and profile.
 MANAGING_ROLES = frozenset({Role.COOP_MANAGER, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN, Role.CARRIER_MANAGER})
-
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class User(UserMixin, db.Model):
@@ -170,10 +165,10 @@ class Organisation(db.Model):
     __tablename__ = "organisation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[OrgKind] = mapped_column(_enum(OrgKind, "org_kind"), index=True)
+    kind: Mapped[OrgKind] = mapped_column(str_enum(OrgKind, "org_kind"), index=True)
     name: Mapped[str] = mapped_column(String(160))
     nit: Mapped[str | None] = mapped_column(String(12), unique=True)
-    status: Mapped[OrgStatus] = mapped_column(_enum(OrgStatus, "org_status"), index=True, default=OrgStatus.PENDING)
+    status: Mapped[OrgStatus] = mapped_column(str_enum(OrgStatus, "org_status"), index=True, default=OrgStatus.PENDING)
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status_changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
@@ -284,7 +279,7 @@ class Membership(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), unique=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="membership")

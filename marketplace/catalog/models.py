@@ -13,7 +13,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.core.audit import append_only
 from marketplace.core.models import Municipality, utcnow
-from marketplace.core.types import Coordinate, Kilograms, Money
+from marketplace.core.types import Coordinate, Kilograms, Money, str_enum
 from marketplace.extensions import db
 
 
@@ -47,10 +46,6 @@ class ListingStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
 class Product(db.Model):
     __tablename__ = "product"
 
@@ -58,7 +53,7 @@ class Product(db.Model):
     slug: Mapped[str] = mapped_column(String(60), unique=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     name_en: Mapped[str] = mapped_column(String(80))
-    category: Mapped[Category] = mapped_column(_enum(Category, "product_category"), index=True)
+    category: Mapped[Category] = mapped_column(str_enum(Category, "product_category"), index=True)
     # The product's name in DANE SIPSA, when SIPSA quotes it (reference prices).
     sipsa_name: Mapped[str | None] = mapped_column(String(80))
     usual_units: Mapped[list] = mapped_column(JSON, default=list)
@@ -124,7 +119,7 @@ class Listing(db.Model):
     cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperative.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
     grade_id: Mapped[int] = mapped_column(ForeignKey("grade.id"))
-    status: Mapped[ListingStatus] = mapped_column(_enum(ListingStatus, "listing_status"), default=ListingStatus.ACTIVE)
+    status: Mapped[ListingStatus] = mapped_column(str_enum(ListingStatus, "listing_status"), default=ListingStatus.ACTIVE)
     unit: Mapped[str] = mapped_column(String(20))
     unit_kg: Mapped[Decimal] = mapped_column(Numeric(10, 3))
     quantity_kg: Mapped[Decimal] = mapped_column(Kilograms)

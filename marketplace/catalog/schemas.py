@@ -6,12 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.catalog.services import CERTIFICATIONS, SORTS
 from marketplace.catalog.units import UNITS
-from marketplace.core.schemas import DecimalString, PageArgsSchema, PageMetaSchema
-
-
-def _decimal(description: str, **kwargs):
-    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal",
-                                                    "description": description}, **kwargs)
+from marketplace.core.schemas import DecimalString, PageArgsSchema, PageMetaSchema, decimal_out
 
 
 class GradeSchema(Schema):
@@ -36,7 +31,7 @@ class UnitSchema(Schema):
     code = fields.String(required=True)
     label_es = fields.String(required=True)
     label_en = fields.String(required=True)
-    kg = _decimal("Kg por unidad; null cuando cada oferta dice su peso.", required=True, allow_none=True)
+    kg = decimal_out("Kg por unidad; null cuando cada oferta dice su peso.", required=True, allow_none=True)
 
 
 class PhotoSchema(Schema):
@@ -55,12 +50,12 @@ class ListingSchema(Schema):
     grade = fields.String(required=True, attribute="grade.name")
     status = fields.String(required=True)
     unit = fields.String(required=True)
-    unit_kg = _decimal("Kg por unidad.", required=True)
-    quantity_kg = _decimal("Cantidad total del lote en kg.", required=True)
-    available_kg = _decimal("Kg aún disponibles.", required=True)
-    min_order_kg = _decimal("Pedido mínimo en kg (vacío: cualquier cantidad).", required=True, allow_none=True)
-    price_per_unit = _decimal("COP por unidad.", required=True)
-    price_per_kg = _decimal("COP por kg.", required=True)
+    unit_kg = decimal_out("Kg por unidad.", required=True)
+    quantity_kg = decimal_out("Cantidad total del lote en kg.", required=True)
+    available_kg = decimal_out("Kg aún disponibles.", required=True)
+    min_order_kg = decimal_out("Pedido mínimo en kg (vacío: cualquier cantidad).", required=True, allow_none=True)
+    price_per_unit = decimal_out("COP por unidad.", required=True)
+    price_per_kg = decimal_out("COP por kg.", required=True)
     harvest_date = fields.Date(required=True)
     available_from = fields.Date(required=True)
     available_until = fields.Date(required=True)
@@ -68,8 +63,8 @@ class ListingSchema(Schema):
     municipality_code = fields.String(required=True)
     department_code = fields.String(required=True)
     pdet_subregion = fields.String(required=True, allow_none=True)
-    latitude = _decimal("Latitud del punto de recogida.", required=True)
-    longitude = _decimal("Longitud del punto de recogida.", required=True)
+    latitude = decimal_out("Latitud del punto de recogida.", required=True)
+    longitude = decimal_out("Longitud del punto de recogida.", required=True)
     certifications = fields.List(fields.String(), required=True)
     description = fields.String(required=True, allow_none=True)
     photos = fields.List(fields.Nested(PhotoSchema), required=True, attribute="photo_links")

@@ -55,6 +55,12 @@ class CodePathSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^\d{5}$"))
 
 
+def decimal_out(description: str, **kwargs) -> fields.Decimal:
+    """An exact decimal in an answer, as a string ("12.50"), documented as such."""
+    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal",
+                                                    "description": description}, **kwargs)
+
+
 class DecimalString(fields.Decimal):
     """An exact decimal sent and received as a string ("12.5"), never as a float.
 

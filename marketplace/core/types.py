@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Numeric
+from sqlalchemy import Enum, Numeric
+
+
+def str_enum(cls, name: str) -> Enum:
+    """A Python enum stored as its string values (no native database enum), so adding a
+    member needs no migration."""
+    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
 
 Money = Numeric(16, 2, asdecimal=True)
 Kilograms = Numeric(14, 3, asdecimal=True)

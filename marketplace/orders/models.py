@@ -11,7 +11,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -26,7 +25,7 @@ from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, User
 from marketplace.catalog.models import CollectionPoint, Grade, Listing, Product
 from marketplace.core.audit import append_only
 from marketplace.core.models import Municipality, utcnow
-from marketplace.core.types import Kilograms, Money
+from marketplace.core.types import Kilograms, Money, str_enum
 from marketplace.extensions import db
 
 
@@ -78,10 +77,6 @@ class PayoutStatus(enum.StrEnum):
     NONE = "none"  # nothing to pay (declined, cancelled)
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
 class Order(db.Model):
     """A buyer's order. Amounts are in COP; ``total`` is what the buyer is charged."""
 
@@ -100,8 +95,8 @@ class Order(db.Model):
     window_start: Mapped[date] = mapped_column(Date)
     window_end: Mapped[date] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
-    payment_method: Mapped[PaymentMethod] = mapped_column(_enum(PaymentMethod, "payment_method"))
-    payment_status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus, "payment_status"),
+    payment_method: Mapped[PaymentMethod] = mapped_column(str_enum(PaymentMethod, "payment_method"))
+    payment_status: Mapped[PaymentStatus] = mapped_column(str_enum(PaymentStatus, "payment_status"),
                                                           default=PaymentStatus.PENDING, index=True)
     fee_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     goods_total: Mapped[Decimal] = mapped_column(Money)
@@ -151,7 +146,7 @@ class OrderPart(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("purchase_order.id", ondelete="CASCADE"), index=True)
     cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperative.id"))
-    status: Mapped[PartStatus] = mapped_column(_enum(PartStatus, "part_status"), default=PartStatus.PLACED)
+    status: Mapped[PartStatus] = mapped_column(str_enum(PartStatus, "part_status"), default=PartStatus.PLACED)
     respond_by: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     goods_amount: Mapped[Decimal] = mapped_column(Money)  # at ordering
     logistics_estimate: Mapped[Decimal] = mapped_column(Money)
@@ -163,7 +158,7 @@ class OrderPart(db.Model):
     logistics_borne: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     # What moving this part really cost, from its shipment (allocated by weight).
     logistics_actual: Mapped[Decimal | None] = mapped_column(Money)
-    payout_status: Mapped[PayoutStatus] = mapped_column(_enum(PayoutStatus, "payout_status"),
+    payout_status: Mapped[PayoutStatus] = mapped_column(str_enum(PayoutStatus, "payout_status"),
                                                         default=PayoutStatus.PENDING)
     payout_due_date: Mapped[date | None] = mapped_column(Date)
     payout_reference: Mapped[str | None] = mapped_column(String(80))
@@ -198,7 +193,7 @@ class OrderLine(db.Model):
     unit_kg: Mapped[Decimal] = mapped_column(Numeric(10, 3))
     price_per_kg: Mapped[Decimal] = mapped_column(Money)
     received_kg: Mapped[Decimal | None] = mapped_column(Kilograms)
-    quality: Mapped[Quality] = mapped_column(_enum(Quality, "line_quality"), default=Quality.PENDING)
+    quality: Mapped[Quality] = mapped_column(str_enum(Quality, "line_quality"), default=Quality.PENDING)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     rejection_photo_key: Mapped[str | None] = mapped_column(String(80))
     logistics_actual: Mapped[Decimal | None] = mapped_column(Money)  # its share of the shipment's cost
@@ -268,7 +263,7 @@ class Dispute(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id", ondelete="CASCADE"), unique=True)
-    status: Mapped[DisputeStatus] = mapped_column(_enum(DisputeStatus, "dispute_status"),
+    status: Mapped[DisputeStatus] = mapped_column(str_enum(DisputeStatus, "dispute_status"),
                                                   default=DisputeStatus.OPEN, index=True)
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

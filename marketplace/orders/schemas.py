@@ -5,14 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from marketplace.catalog.units import UNITS
-from marketplace.core.schemas import DecimalString, PageArgsSchema, PageMetaSchema
+from marketplace.core.schemas import DecimalString, PageArgsSchema, PageMetaSchema, decimal_out
 
 ID = validate.Range(min=1, max=2_000_000_000)
 
-
-def _money(description: str, **kwargs):
-    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal",
-                                                    "description": description}, **kwargs)
 
 
 class LineInputSchema(Schema):
@@ -50,22 +46,22 @@ class LineSchema(Schema):
     product = fields.String(required=True, attribute="product.name")
     grade = fields.String(required=True, attribute="grade.name")
     municipality_code = fields.String(required=True)
-    quantity_kg = _money("Kg pedidos.", required=True)
+    quantity_kg = decimal_out("Kg pedidos.", required=True)
     unit = fields.String(required=True)
-    price_per_kg = _money("COP por kg al momento del pedido.", required=True)
-    received_kg = _money("Kg recibidos (vacío hasta la entrega).", required=True, allow_none=True)
+    price_per_kg = decimal_out("COP por kg al momento del pedido.", required=True)
+    received_kg = decimal_out("Kg recibidos (vacío hasta la entrega).", required=True, allow_none=True)
     quality = fields.String(required=True, attribute="quality.value")
     rejection_reason = fields.String(required=True, allow_none=True)
 
 
 class LedgerSchema(Schema):
-    gross = _money("Valor de lo entregado (o pedido, antes de la entrega).", required=True)
-    platform_fee = _money("Comisión de la plataforma a la cooperativa.", required=True)
-    logistics_borne = _money("Transporte pagado por la cooperativa.", required=True)
-    net = _money("Neto a pagar a la cooperativa.", required=True)
-    buyer_goods = _money("Producto que paga el comprador.", required=True)
-    buyer_logistics = _money("Logística estimada que paga el comprador.", required=True)
-    buyer_fee = _money("Tarifa de la plataforma al comprador.", required=True)
+    gross = decimal_out("Valor de lo entregado (o pedido, antes de la entrega).", required=True)
+    platform_fee = decimal_out("Comisión de la plataforma a la cooperativa.", required=True)
+    logistics_borne = decimal_out("Transporte pagado por la cooperativa.", required=True)
+    net = decimal_out("Neto a pagar a la cooperativa.", required=True)
+    buyer_goods = decimal_out("Producto que paga el comprador.", required=True)
+    buyer_logistics = decimal_out("Logística estimada que paga el comprador.", required=True)
+    buyer_fee = decimal_out("Tarifa de la plataforma al comprador.", required=True)
 
 
 class EventSchema(Schema):
@@ -83,10 +79,10 @@ class PartSchema(Schema):
     cooperative = fields.String(required=True, attribute="cooperative.name")
     status = fields.String(required=True, attribute="status.value")
     respond_by = fields.DateTime(required=True)
-    goods_amount = _money("Producto al momento del pedido.", required=True)
-    logistics_estimate = _money("Logística estimada.", required=True)
-    fee_amount = _money("Tarifa al comprador.", required=True)
-    landed_per_kg = _money("Costo puesto en destino por kg (producto + logística).", required=True)
+    goods_amount = decimal_out("Producto al momento del pedido.", required=True)
+    logistics_estimate = decimal_out("Logística estimada.", required=True)
+    fee_amount = decimal_out("Tarifa al comprador.", required=True)
+    landed_per_kg = decimal_out("Costo puesto en destino por kg (producto + logística).", required=True)
     payout_status = fields.String(required=True, attribute="payout_status.value")
     payout_due_date = fields.Date(required=True, allow_none=True)
     ledger = fields.Nested(LedgerSchema, required=True)
@@ -104,12 +100,12 @@ class OrderSchema(Schema):
     window_end = fields.Date(required=True)
     payment_method = fields.String(required=True, attribute="payment_method.value")
     payment_status = fields.String(required=True, attribute="payment_status.value")
-    goods_total = _money("Producto.", required=True)
-    logistics_total = _money("Logística estimada.", required=True)
-    fee_total = _money("Tarifa de la plataforma.", required=True)
-    total = _money("Total cobrado al hacer el pedido.", required=True)
-    amount_due = _money("Lo que se debe hoy (tras rechazos, faltantes y disputas).", required=True)
-    refunded_total = _money("Reembolsado.", required=True)
+    goods_total = decimal_out("Producto.", required=True)
+    logistics_total = decimal_out("Logística estimada.", required=True)
+    fee_total = decimal_out("Tarifa de la plataforma.", required=True)
+    total = decimal_out("Total cobrado al hacer el pedido.", required=True)
+    amount_due = decimal_out("Lo que se debe hoy (tras rechazos, faltantes y disputas).", required=True)
+    refunded_total = decimal_out("Reembolsado.", required=True)
     invoice_number = fields.String(required=True, allow_none=True)
     invoice_due_date = fields.Date(required=True, allow_none=True)
     parts = fields.List(fields.Nested(PartSchema), required=True)
@@ -126,18 +122,18 @@ class PartPageSchema(PageMetaSchema):
 class QuotePartSchema(Schema):
     cooperative_id = fields.Integer(required=True)
     cooperative = fields.String(required=True)
-    kg = _money("Kg.", required=True)
-    goods = _money("Producto.", required=True)
-    logistics = _money("Logística estimada.", required=True)
-    fee = _money("Tarifa.", required=True)
-    landed_per_kg = _money("Costo puesto en destino por kg.", required=True)
+    kg = decimal_out("Kg.", required=True)
+    goods = decimal_out("Producto.", required=True)
+    logistics = decimal_out("Logística estimada.", required=True)
+    fee = decimal_out("Tarifa.", required=True)
+    landed_per_kg = decimal_out("Costo puesto en destino por kg.", required=True)
 
 
 class QuoteSchema(Schema):
-    goods = _money("Producto.", required=True)
-    logistics = _money("Logística.", required=True)
-    fee = _money("Tarifa.", required=True)
-    total = _money("Total.", required=True)
+    goods = decimal_out("Producto.", required=True)
+    logistics = decimal_out("Logística.", required=True)
+    fee = decimal_out("Tarifa.", required=True)
+    total = decimal_out("Total.", required=True)
     parts = fields.List(fields.Nested(QuotePartSchema), required=True)
 
 

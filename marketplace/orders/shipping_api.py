@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from marketplace.accounts.api import secured
-from marketplace.core.schemas import DecimalString
+from marketplace.core.schemas import DecimalString, decimal_out
 from marketplace.extensions import csrf, db
 from marketplace.orders import shipping
 
@@ -16,10 +16,6 @@ blp = Blueprint("shipping-api", __name__, description="Envíos de pedidos y su c
 csrf.exempt(blp)  # bearer tokens, no cookies
 ID = validate.Range(min=1, max=2_000_000_000)
 
-
-def _money(description: str, **kwargs):
-    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal",
-                                                    "description": description}, **kwargs)
 
 
 class ShipmentLegSchema(Schema):
@@ -29,16 +25,16 @@ class ShipmentLegSchema(Schema):
     mode_code = fields.String(required=True)
     from_label = fields.String(required=True)
     to_label = fields.String(required=True)
-    km = _money("Km.", required=True)
+    km = decimal_out("Km.", required=True)
     trips = fields.Integer(required=True)
-    estimated_cop = _money("COP estimados.", required=True)
-    actual_cop = _money("COP reales (vacío hasta registrarlos).", required=True, allow_none=True)
+    estimated_cop = decimal_out("COP estimados.", required=True)
+    actual_cop = decimal_out("COP reales (vacío hasta registrarlos).", required=True, allow_none=True)
     paid_by = fields.String(required=True, metadata={"description": "cooperative o platform."})
 
 
 class ShipmentStopSchema(Schema):
     part_id = fields.Integer(required=True)
-    kg = _money("Kg.", required=True)
+    kg = decimal_out("Kg.", required=True)
 
 
 class ShipmentSchema(Schema):
@@ -51,8 +47,8 @@ class ShipmentSchema(Schema):
     planned_delivery = fields.Date(required=True)
     actual_pickup = fields.Date(required=True, allow_none=True)
     actual_delivery = fields.Date(required=True, allow_none=True)
-    estimated_cop = _money("COP estimados.", required=True)
-    actual_cop = _money("COP reales.", required=True, allow_none=True)
+    estimated_cop = decimal_out("COP estimados.", required=True)
+    actual_cop = decimal_out("COP reales.", required=True, allow_none=True)
     legs = fields.List(fields.Nested(ShipmentLegSchema), required=True)
     stops = fields.List(fields.Nested(ShipmentStopSchema), required=True)
 
