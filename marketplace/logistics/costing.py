@@ -57,6 +57,7 @@ class Mode:
     per_km_cop: Decimal  # on flat ground
     capacity_kg: Decimal
     kinds: frozenset = frozenset({"road"})  # where it can go: road, trail (mule track), river
+    max_road_km: Decimal | None = None  # beyond this it is not offered for a road leg
 
     @property
     def road(self) -> bool:
@@ -66,14 +67,17 @@ class Mode:
 # Defaults, editable by staff (the migration copies them into the transport_mode table):
 # - mule or horse: a pack animal carries about 100 kg (two 50 kg sacks) along tracks no
 #   vehicle can use; a muleteer charges per trip and per km walked.
-# - motorbike: the rural taxi of the PDET territories, about 150 kg of cargo.
+# - motorbike: the rural taxi of the PDET territories, about 150 kg of cargo, between veredas
+#   and the municipal seat; not offered for road legs over 80 km (nobody hauls a harvest
+#   from Tumaco to Bogotá on motorbikes, however cheap the arithmetic makes it).
 # - small truck or chiva (NHR/turbo, about 3.5 t): the usual vehicle of tertiary roads.
 # - two-axle truck (C2, about 9 t): secondary and primary roads to the cities.
 # - river boat (chalupa or motor canoe, about 2 t): the Pacific, the Atrato, the Putumayo
 #   and the Caguán, where the river is the road.
 DEFAULT_MODES: dict[str, Mode] = {
     "mule": Mode("mule", Decimal("25000"), Decimal("3000"), Decimal("100"), frozenset({"trail", "road"})),
-    "motorbike": Mode("motorbike", Decimal("10000"), Decimal("500"), Decimal("150"), frozenset({"road", "trail"})),
+    "motorbike": Mode("motorbike", Decimal("10000"), Decimal("500"), Decimal("150"), frozenset({"road", "trail"}),
+                      Decimal("80")),
     "small_truck": Mode("small_truck", Decimal("80000"), Decimal("1300"), Decimal("3500")),
     "truck_c2": Mode("truck_c2", Decimal("120000"), Decimal("1900"), Decimal("9000")),
     "river_boat": Mode("river_boat", Decimal("100000"), Decimal("4000"), Decimal("2000"), frozenset({"river"})),
@@ -165,7 +169,10 @@ def cheapest_road_quote(quantity_kg: Decimal, km: Decimal, terrain: str = "rolli
                         modes: dict[str, Mode] | None = None) -> LegQuote:
     """The cheapest road vehicle (or several trips of it) for the load."""
     modes = modes or DEFAULT_MODES
-    quotes = [quote_leg(quantity_kg, km, modes[code], terrain) for code in ROAD_MODES if code in modes]
+    quotes = [quote_leg(quantity_kg, km, modes[code], terrain) for code in ROAD_MODES
+              if code in modes and (modes[code].max_road_km is None or km <= modes[code].max_road_km)]
+    if not quotes:
+        raise CostError("no_road_vehicle", f"{km} km")
     return min(quotes, key=lambda q: (q.total_cop, q.trips))
 
 

@@ -47,6 +47,7 @@ class TransportMode(db.Model):
     capacity_kg: Mapped[Decimal] = mapped_column(Kilograms)
     # Comma-separated leg kinds it can take: road, trail, river.
     kinds: Mapped[str] = mapped_column(String(30), default="road")
+    max_road_km: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))  # not offered for longer road legs
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))

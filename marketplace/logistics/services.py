@@ -41,6 +41,7 @@ COST_MESSAGES = {
     "no_legs": _l("Agregue al menos un tramo."),
     "leg_without_mode": _l("Cada tramo necesita un medio de transporte."),
     "unknown_leg_kind": _l("Elija si el tramo es por carretera, camino de herradura o río."),
+    "no_road_vehicle": _l("Ningún vehículo activo hace ese recorrido por carretera."),
     "mode_cannot_go_there": _l("Ese medio de transporte no puede hacer ese tramo (por ejemplo, un camión por un río)."),
 }
 MAX_KM = Decimal("3000")
@@ -65,7 +66,7 @@ def all_modes() -> list[TransportMode]:
 
 def as_mode(row: TransportMode) -> costing.Mode:
     return costing.Mode(row.code, row.fixed_cop, row.per_km_cop, row.capacity_kg,
-                        frozenset(k for k in row.kinds.split(",") if k))
+                        frozenset(k for k in row.kinds.split(",") if k), row.max_road_km)
 
 
 MODES_TTL_SECONDS = 30
@@ -276,7 +277,10 @@ class Quoter:
             km = costing.road_km(costing.great_circle_km(point.latitude, point.longitude,
                                                          site.latitude, site.longitude))
             terrain = "rolling"
-        road = costing.cheapest_road_quote(quantity_kg, km, terrain, self.modes)
+        try:
+            road = costing.cheapest_road_quote(quantity_kg, km, terrain, self.modes)
+        except costing.CostError as exc:
+            raise cost_error(exc) from exc
         legs.append(PlannedLeg(costing.Leg(self.modes[road.mode], km, terrain, "road"), here, site.name))
         try:
             priced = costing.quote_route(quantity_kg, [pl.leg for pl in legs])

@@ -29,6 +29,7 @@ def upgrade():
     sa.Column('per_km_cop', sa.Numeric(precision=16, scale=2), nullable=False),
     sa.Column('capacity_kg', sa.Numeric(precision=14, scale=3), nullable=False),
     sa.Column('kinds', sa.String(length=30), nullable=False),
+    sa.Column('max_road_km', sa.Numeric(precision=10, scale=3), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_by_id', sa.Integer(), nullable=True),
@@ -162,21 +163,21 @@ def upgrade():
     # Defaults from marketplace/logistics/costing.py (reasoning documented there).
     modes = sa.table("transport_mode", sa.column("code"), sa.column("name"), sa.column("name_en"),
                      sa.column("fixed_cop"), sa.column("per_km_cop"), sa.column("capacity_kg"), sa.column("kinds"),
-                     sa.column("active"), sa.column("updated_at", sa.DateTime(timezone=True)))
+                     sa.column("max_road_km"), sa.column("active"), sa.column("updated_at", sa.DateTime(timezone=True)))
     now = datetime.now(timezone.utc)
     op.bulk_insert(modes, [
         {"code": "mule", "name": "Mula o caballo", "name_en": "Mule or horse", "fixed_cop": 25000,
-         "per_km_cop": 3000, "capacity_kg": 100, "kinds": "trail,road", "active": True, "updated_at": now},
+         "per_km_cop": 3000, "capacity_kg": 100, "kinds": "trail,road", "max_road_km": None, "active": True, "updated_at": now},
         {"code": "motorbike", "name": "Moto", "name_en": "Motorbike", "fixed_cop": 10000, "per_km_cop": 500,
-         "capacity_kg": 150, "kinds": "road,trail", "active": True, "updated_at": now},
+         "capacity_kg": 150, "kinds": "road,trail", "max_road_km": 80, "active": True, "updated_at": now},
         {"code": "small_truck", "name": "Chiva o camión pequeño", "name_en": "Chiva or small truck",
-         "fixed_cop": 80000, "per_km_cop": 1300, "capacity_kg": 3500, "kinds": "road", "active": True,
+         "fixed_cop": 80000, "per_km_cop": 1300, "capacity_kg": 3500, "kinds": "road", "max_road_km": None, "active": True,
          "updated_at": now},
         {"code": "truck_c2", "name": "Camión de dos ejes (C2)", "name_en": "Two-axle truck (C2)",
-         "fixed_cop": 120000, "per_km_cop": 1900, "capacity_kg": 9000, "kinds": "road", "active": True,
+         "fixed_cop": 120000, "per_km_cop": 1900, "capacity_kg": 9000, "kinds": "road", "max_road_km": None, "active": True,
          "updated_at": now},
         {"code": "river_boat", "name": "Lancha o canoa de motor", "name_en": "River boat", "fixed_cop": 100000,
-         "per_km_cop": 4000, "capacity_kg": 2000, "kinds": "river", "active": True, "updated_at": now},
+         "per_km_cop": 4000, "capacity_kg": 2000, "kinds": "river", "max_road_km": None, "active": True, "updated_at": now},
     ])
 
 

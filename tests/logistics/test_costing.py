@@ -105,12 +105,24 @@ def test_cheapest_road_quote_picks_the_vehicle_by_load():
     assert cheapest_road_quote(D("100"), D("10"), modes=cheap_mule).mode == "motorbike"
 
 
-def test_cheapest_road_quote_is_the_minimum_of_the_road_modes():
+def test_cheapest_road_quote_is_the_minimum_of_the_road_modes_that_go_that_far():
     for kg in ("1", "149", "151", "3499", "3501", "9000", "20000"):
-        for km in ("0", "5", "80", "600"):
+        for km in ("0", "5", "80", "81", "600"):
             best = cheapest_road_quote(D(kg), D(km))
-            totals = [quote_leg(D(kg), D(km), DEFAULT_MODES[c]).total_cop for c in costing.ROAD_MODES]
+            allowed = [c for c in costing.ROAD_MODES
+                       if DEFAULT_MODES[c].max_road_km is None or D(km) <= DEFAULT_MODES[c].max_road_km]
+            totals = [quote_leg(D(kg), D(km), DEFAULT_MODES[c]).total_cop for c in allowed]
             assert best.total_cop == min(totals)
+    # A motorbike is cheapest for a small load nearby, never for a long haul.
+    assert cheapest_road_quote(D("100"), D("20")).mode == "motorbike"
+    assert cheapest_road_quote(D("100"), D("600")).mode == "small_truck"
+
+
+def test_no_road_vehicle_for_the_distance_is_a_clear_refusal():
+    only_bikes = {"motorbike": DEFAULT_MODES["motorbike"]}
+    with pytest.raises(CostError) as refused:
+        cheapest_road_quote(D("100"), D("300"), modes=only_bikes)
+    assert refused.value.code == "no_road_vehicle"
 
 
 def test_allocate_gives_leftover_centavos_to_the_largest_remainders():
