@@ -114,6 +114,12 @@ def recent_plans(limit: int = 10) -> list[RoutePlan]:
     return list(db.session.scalars(select(RoutePlan).order_by(RoutePlan.id.desc()).limit(limit)))
 
 
+def open_plans(limit: int = 20) -> list[RoutePlan]:
+    """Proposed plans a carrier may take."""
+    return list(db.session.scalars(select(RoutePlan).where(RoutePlan.status == "proposed")
+                                   .order_by(RoutePlan.day, RoutePlan.id).limit(limit)))
+
+
 @dataclass
 class RouteStop:
     part: OrderPart
@@ -128,8 +134,9 @@ def describe(plan: RoutePlan) -> list[list[RouteStop]]:
 def accept(actor: User, plan_id: int) -> list[Shipment]:
     """Create one shipment per route (legs depot -> pickups -> depot). Refused when a pickup
     was shipped or changed meanwhile: plan again."""
-    if not actor.is_admin:
-        raise Forbidden(_l("Solo el equipo del programa acepta planes de ruta."))
+    carrier_id = shipping._carrier_id(actor)  # noqa: SLF001 - the same rule as for shipments
+    if not actor.is_admin and carrier_id is None:
+        raise Forbidden(_l("Solo el equipo del programa o un transportador aceptan planes de ruta."))
     plan = db.session.get(RoutePlan, plan_id)
     if plan is None:
         raise NotFound(_l("No encontramos ese plan."))
@@ -140,9 +147,10 @@ def accept(actor: User, plan_id: int) -> list[Shipment]:
     created = []
     for route in plan.routes:
         stops = describe_route(route)
+        # A carrier that accepts the plan drives its routes.
         shipment = Shipment(status="planned", planned_pickup=plan.day, planned_delivery=plan.day,
                             estimated_cop=Decimal("0"), route_plan_id=plan.id, created_by_id=actor.id,
-                            legs=[], stops=[])
+                            carrier_id=carrier_id, legs=[], stops=[])
         here_label, here = plan.depot_label, (plan.depot_latitude, plan.depot_longitude)
         waypoints = [(s.point.name, (s.point.latitude, s.point.longitude)) for s in stops]
         waypoints.append((plan.depot_label, (plan.depot_latitude, plan.depot_longitude)))

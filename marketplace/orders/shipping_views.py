@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from marketplace.core import geography
-from marketplace.core.access import admin_required, staff_required
+from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
@@ -32,11 +32,13 @@ def _date(name: str) -> date | None:
 @bp.get("/envios")
 @login_required
 def shipments():
-    coop_parts = []
+    coop_parts, plans = [], []
     if current_user.role and current_user.role.value in ("coop_manager", "coop_member"):
         coop_parts = shipping.shippable_parts(current_user.organisation)
+    if current_user.role and current_user.role.value == "carrier_manager":
+        plans = routes.open_plans()
     return render_template("orders/shipments.html", shipments=shipping.shipments_for(current_user),
-                           shippable=coop_parts)
+                           shippable=coop_parts, plans=plans, describe=routes.describe, form=PlainForm())
 
 
 @bp.route("/envios/nuevo", methods=["GET", "POST"])
@@ -164,8 +166,8 @@ def route_planner():
                            plans=routes.recent_plans(), describe=routes.describe), 422 if error else 200
 
 
-@bp.post("/admin/logistica/rutas/<int:plan_id>/aceptar")
-@admin_required
+@bp.post("/rutas/<int:plan_id>/aceptar")
+@login_required
 def accept_plan(plan_id: int):
     if not PlainForm().validate_on_submit():
         abort(400)
@@ -176,7 +178,9 @@ def accept_plan(plan_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc.message), "error")
-    return redirect(url_for("shipping.route_planner")), 303
+    if current_user.is_staff:
+        return redirect(url_for("shipping.route_planner")), 303
+    return redirect(url_for("shipping.shipments")), 303
 
 
 SHIPMENT_STATUS = {"planned": _l("Por recoger"), "in_transit": _l("En camino"), "delivered": _l("Entregado")}

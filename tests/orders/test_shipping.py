@@ -267,3 +267,33 @@ def test_a_cooperative_enters_its_first_mile_on_a_page(app, market):
     login(other, market.manager_b)
     assert other.post("/acopio", data={"point": point_id, "kind-0": "trail", "mode-0": "mule",
                                        "km-0": "1"}).status_code == 404
+
+
+def test_a_carrier_takes_a_proposed_plan_and_drives_its_routes(app, market, factory):
+    _order, parts = _accepted_parts(app, market, [(market.listing_a, "300", "kg")])
+    admin = factory.admin()
+    carrier_id, carrier_user = _carrier(app, factory)
+    with app.app_context():
+        plan = routes.propose(user(admin), "52", TODAY + timedelta(days=3), "Tumaco", "small_truck")
+        db.session.commit()
+        plan_id = plan.id
+    driver = app.test_client()
+    with app.app_context():
+        from marketplace.accounts.models import User
+
+        login_name = db.session.get(User, carrier_user).login_name
+    from tests.conftest import Person
+
+    login(driver, Person(carrier_user, login_name, PASSWORD, carrier_id))
+    page = driver.get("/envios").get_data(as_text=True)
+    assert "Tomar estas rutas" in page
+    assert driver.post(f"/rutas/{plan_id}/aceptar", data={}).status_code == 303
+    with app.app_context():
+        shipments = db.session.scalars(select(Shipment)).all()
+        assert [s.carrier_id for s in shipments] == [carrier_id]
+        assert [stop.part_id for stop in shipments[0].stops] == [parts[market.coop_a]]
+    coop = app.test_client()
+    login(coop, market.manager_a)
+    assert coop.post(f"/rutas/{plan_id}/aceptar", data={}).status_code == 303  # refused with a message
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Shipment)) == 1
