@@ -1,0 +1,1 @@
+"""Buyer demands (RFQ), the allocation optimiser and cooperatives' offers."""
