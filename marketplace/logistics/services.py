@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 
 from marketplace.accounts.models import DeliverySite, User
 from marketplace.catalog.models import CollectionPoint
-from marketplace.core import audit, geography
+from marketplace.core import audit
 from marketplace.core.errors import DomainError, Forbidden, NotFound
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
@@ -305,8 +305,3 @@ def places() -> tuple[list[CollectionPoint], list[DeliverySite]]:
     sites = list(db.session.scalars(select(DeliverySite).where(DeliverySite.active.is_(True))
                                     .order_by(DeliverySite.municipality_code, DeliverySite.name)))
     return points, sites
-
-
-def check_coordinates(latitude: Decimal, longitude: Decimal, field: str = "latitude") -> None:
-    if not geography.in_colombia(latitude, longitude):
-        raise DomainError(_l("Esas coordenadas no están en Colombia."), field)
