@@ -26,7 +26,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, OrgStatus, Role, User
 from marketplace.catalog import units
@@ -1015,15 +1015,25 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
 # ---------------------------------------------------------------- listings
 
 
+def orders_listing():
+    """Orders with what their lists show (parts and their cooperatives, the buyer), loaded
+    in a few queries rather than one per row."""
+    return select(Order).options(selectinload(Order.parts).joinedload(OrderPart.cooperative),
+                                 joinedload(Order.buyer))
+
+
 def buyer_orders(buyer: Buyer, limit: int = 200) -> list[Order]:
     return list(db.session.scalars(
-        select(Order).where(Order.buyer_id == buyer.id).order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit)
+        orders_listing().where(Order.buyer_id == buyer.id)
+        .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit)
     ))
 
 
 def cooperative_parts(coop: Cooperative, limit: int = 200) -> list[OrderPart]:
+    """The cooperative's parts with their lines and orders, for the sales list and ledger."""
     return list(db.session.scalars(
         select(OrderPart).where(OrderPart.cooperative_id == coop.id)
+        .options(selectinload(OrderPart.lines), joinedload(OrderPart.order).joinedload(Order.buyer))
         .order_by(OrderPart.id.desc()).limit(limit)
     ))
 

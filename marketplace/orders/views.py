@@ -372,9 +372,10 @@ def admin_orders():
     services.sweep()
     db.session.commit()
     status = request.args.get("estado")
-    orders = db.session.scalars(db.select(Order).order_by(Order.id.desc()).limit(200)).all()
+    stmt = services.orders_listing().order_by(Order.id.desc()).limit(200)
     if status in {s.value for s in PaymentStatus}:
-        orders = [o for o in orders if o.payment_status.value == status]
+        stmt = stmt.where(Order.payment_status == PaymentStatus(status))
+    orders = db.session.scalars(stmt).unique().all()
     return render_template("orders/admin_orders.html", orders=orders, invoices=services.open_invoices(),
                            overdue={o.id for o in services.overdue_invoices()}, disputes=services.open_disputes(),
                            payouts=services.payouts_due(), form=PlainForm(), today=date.today())
