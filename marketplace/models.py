@@ -28,6 +28,7 @@ from marketplace.logistics.models import (  # noqa: F401
     ShipmentPart,
     TransportMode,
 )
+from marketplace.matching.models import Demand, Offer, Proposal  # noqa: F401
 from marketplace.orders.models import (  # noqa: F401
     CartItem,
     Dispute,

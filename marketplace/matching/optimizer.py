@@ -17,7 +17,9 @@ The model (a transportation problem with side constraints):
   above any landed price, so the solver first meets as much as it can and then minimises cost;
 * minimum lot per cooperative and demand: a binary ``y[c,d]`` with
   ``lot * y <= sum_{s of c} x[s,d] <= min(quantity, stock of c) * y``; the lot is the largest
-  ``min_lot_kg`` among the cooperative's eligible supplies (a supply without one sets none);
+  ``min_lot_kg`` among the cooperative's eligible supplies (a supply without one sets none)
+  and the demand's own ``min_lot_kg``;
+* a supply with ``demand_keys`` (an offer answering particular demands) serves only those;
 * minimum share of an attribute (PDET, women-led, youth-led, a certification):
   ``sum_{s with attribute} x[s,d] >= share * (quantity - unmet[d])``. The share is of the kg
   *delivered*, not of the kg asked: a partly met demand still gets the mix the buyer asked
@@ -116,6 +118,8 @@ class Supply:
     women_led: bool = False
     youth_led: bool = False
     certifications: frozenset[str] = frozenset()
+    # An offer answers particular demands: only those may take it. None: any demand.
+    demand_keys: frozenset[str] | None = None
 
     def has(self, attribute: str) -> bool:
         if attribute.startswith("cert:"):
@@ -144,6 +148,8 @@ class Demand:
     window_end: date
     max_price_per_kg: Decimal | None = None
     preferences: tuple[Preference, ...] = ()
+    # The buyer's smallest lot worth taking from any one cooperative (it adds to the supplies' own).
+    min_lot_kg: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,8 @@ def _validate(supplies: Sequence[Supply], demands: Sequence[Demand]) -> None:
             raise OptimizerError("bad_window", d.key)
         if d.max_price_per_kg is not None and _decimal(d.max_price_per_kg, d.key) < 0:
             raise OptimizerError("negative_price", d.key)
+        if d.min_lot_kg is not None and _decimal(d.min_lot_kg, d.key) <= 0:
+            raise OptimizerError("bad_min_lot", d.key)
         seen = set()
         for p in d.preferences:
             a = p.attribute
@@ -267,6 +275,8 @@ def _eligible(supplies: Sequence[Supply], demands: Sequence[Demand], logistics_p
     for di, d in enumerate(demands):
         excluded[di] = set()
         same_product[di] = by_product.get(d.product_id, [])
+        same_product[di] = [si for si in same_product[di]
+                             if supplies[si].demand_keys is None or d.key in supplies[si].demand_keys]
         for si in same_product[di]:
             s = supplies[si]
             failures = _static_failures(s, d)
@@ -319,7 +329,7 @@ def optimise(
     dropped = set()
     for g, members in groups.items():
         lots = [supplies[inst.pairs[pi][0]].min_lot_kg for pi in members]
-        lots = [lot for lot in lots if lot is not None]
+        lots = [lot for lot in lots + [demands[g[1]].min_lot_kg] if lot is not None]
         if not lots:
             continue
         lot_u[g] = _units(max(lots), ROUND_CEILING)
@@ -680,8 +690,9 @@ def greedy_cheapest_price(
         s = inst.supplies[si]
         g = (s.cooperative_id, di)
         groups[g].append(pi)
-        if s.min_lot_kg is not None:
-            lot_u[g] = max(lot_u.get(g, 0), _units(s.min_lot_kg, ROUND_CEILING))
+        for lot in (s.min_lot_kg, inst.demands[di].min_lot_kg):
+            if lot is not None:
+                lot_u[g] = max(lot_u.get(g, 0), _units(lot, ROUND_CEILING))
         by_demand[di].append(pi)
     left = list(avail_u)
     grams: dict[int, int] = {}

@@ -1,4 +1,5 @@
-"""E-mails about orders, each in its recipient's language: a new order to the cooperative;
+"""E-mails about orders, each in its recipient's language: a new order (or the news that
+its offer for a buyer's demand was chosen) to the cooperative;
 acceptance, decline, expiry, readiness and delivery to the buyer.
 
 Services write a ``Notification`` row in the same transaction as the change; ``deliver``
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 COOP_RECIPIENTS = (Role.COOP_MANAGER, Role.COOP_MEMBER)
 BUYER_RECIPIENTS = (Role.BUYER_ADMIN,)
 MAX_ATTEMPTS = 5
+COOP_KINDS = ("new_order", "offer_chosen")
 
 
 def _members(organisation_id: int, roles) -> list[User]:
@@ -36,7 +38,7 @@ def _members(organisation_id: int, roles) -> list[User]:
 
 
 def recipients(part: OrderPart, kind: str) -> list[User]:
-    if kind == "new_order":
+    if kind in COOP_KINDS:
         return _members(part.cooperative_id, COOP_RECIPIENTS)
     people = {u.id: u for u in _members(part.order.buyer_id, BUYER_RECIPIENTS)}
     placer = part.order.placed_by
@@ -49,6 +51,7 @@ def _subject(part: OrderPart, kind: str) -> str:
     n, coop = part.order.number, part.cooperative.name
     return {
         "new_order": lambda: _("Nuevo pedido %(n)s de %(buyer)s", n=n, buyer=part.order.buyer.name),
+        "offer_chosen": lambda: _("%(buyer)s eligió su cotización: pedido %(n)s", n=n, buyer=part.order.buyer.name),
         "accept": lambda: _("%(coop)s aceptó su pedido %(n)s", coop=coop, n=n),
         "decline": lambda: _("%(coop)s no puede atender su pedido %(n)s", coop=coop, n=n),
         "expire": lambda: _("%(coop)s no respondió a tiempo su pedido %(n)s", coop=coop, n=n),
@@ -59,7 +62,7 @@ def _subject(part: OrderPart, kind: str) -> str:
 
 def render(part: OrderPart, kind: str, user: User) -> tuple[str, str]:
     """Subject and body in the recipient's language."""
-    template = "orders/email/new_order.txt" if kind == "new_order" else "orders/email/part_changed.txt"
+    template = "orders/email/new_order.txt" if kind in COOP_KINDS else "orders/email/part_changed.txt"
     # Workers send outside any request: links are built against the public address.
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]), \
             force_locale(user.locale or "es"):

@@ -171,6 +171,11 @@ class QuotedLine:
     unit: str
     quantity_kg: Decimal
     amount: Decimal
+    price_per_kg: Decimal | None = None  # the listing's, unless a demand's offer agreed another
+
+    def __post_init__(self):
+        if self.price_per_kg is None:
+            self.price_per_kg = self.listing.price_per_kg
 
 
 @dataclass
@@ -311,8 +316,15 @@ def _logistics(part: QuotedPart, site: DeliverySite, quoter: logistics.Quoter) -
     part.logistics_mode = modes.pop() if len(modes) == 1 else "mixed"
 
 
-def quote(actor: User, request: OrderRequest, today: date | None = None) -> Quote:
-    """Price a prospective order without taking stock: goods, logistics and fee per cooperative."""
+def quote(actor: User, request: OrderRequest, today: date | None = None,
+          agreed_prices: dict[int, Decimal] | None = None) -> Quote:
+    """Price a prospective order without taking stock: goods, logistics and fee per cooperative.
+
+    ``agreed_prices`` (listing id -> COP per kg) come from an accepted demand proposal: the
+    price a cooperative offered for that demand, and a quantity the optimiser already held to
+    the cooperative's minimum lot. Only services pass them, never a buyer's request.
+    """
+    agreed_prices = agreed_prices or {}
     today = today or date.today()
     buyer = buyer_of(actor)
     site = _check_site(buyer, request.delivery_site_id)
@@ -349,13 +361,15 @@ def quote(actor: User, request: OrderRequest, today: date | None = None) -> Quot
             # shows up here or in the conditional UPDATE that takes the stock.
             raise Conflict(_l("De %(product)s quedan %(kg)s.", product=listing.product.name,
                               kg=_kg_text(listing.available_kg)), name)
-        if listing.min_order_kg and kg < listing.min_order_kg and kg < listing.available_kg:
+        agreed = agreed_prices.get(listing.id)
+        if agreed is None and listing.min_order_kg and kg < listing.min_order_kg and kg < listing.available_kg:
             raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s.", product=listing.product.name,
                                  kg=_kg_text(listing.min_order_kg)), name)
-        amount = (kg * listing.price_per_kg).quantize(CENTS, ROUND_HALF_UP)
+        price = listing.price_per_kg if agreed is None else agreed
+        amount = (kg * price).quantize(CENTS, ROUND_HALF_UP)
         coop = sellers[listing.cooperative_id]
         part = parts.setdefault(coop.id, QuotedPart(cooperative=coop))
-        part.lines.append(QuotedLine(listing, ln.quantity, ln.unit or "kg", kg, amount))
+        part.lines.append(QuotedLine(listing, ln.quantity, ln.unit or "kg", kg, amount, price))
         part.goods += amount
     quoter = logistics.Quoter.load({item.collection_point_id for item in listings.values()}, [site.id])
     for part in parts.values():
@@ -401,16 +415,19 @@ def find_by_idempotency_key(buyer_id: int, key: str) -> Order | None:
 
 
 def place_order(actor: User, request: OrderRequest, *, idempotency_key: str | None = None,
-                now: datetime | None = None, from_cart: bool = False) -> Order:
+                now: datetime | None = None, from_cart: bool = False,
+                agreed_prices: dict[int, Decimal] | None = None, notify_kind: str = "new_order") -> Order:
     """Place an order: all lines' stock is taken, or none and nothing is written.
 
     With an ``idempotency_key``, the same key and request give back the same order; the
-    same key with a different request is refused.
+    same key with a different request is refused. ``agreed_prices`` and ``notify_kind``
+    are for orders made from a demand's proposal (see ``quote``).
     """
+    extra = {"agreed_prices": agreed_prices, "notify_kind": notify_kind}
     buyer = require_can_buy(actor)
     fingerprint = request.fingerprint()
     if idempotency_key is None:
-        return _place_new(actor, buyer, request, None, fingerprint, now, from_cart)
+        return _place_new(actor, buyer, request, None, fingerprint, now, from_cart, **extra)
     key = idempotency_key.strip()
     if not key or len(key) > 100:
         raise DomainError(_l("La clave de idempotencia debe tener entre 1 y 100 caracteres."), "Idempotency-Key",
@@ -420,7 +437,7 @@ def place_order(actor: User, request: OrderRequest, *, idempotency_key: str | No
     # second INSERT waits for the first to commit, then fails). A retry that would now be
     # refused (stock gone, dates passed) still gets its order back.
     try:
-        order = _place_new(actor, buyer, request, key, fingerprint, now, from_cart)
+        order = _place_new(actor, buyer, request, key, fingerprint, now, from_cart, **extra)
         db.session.flush()
         return order
     except (DomainError, IntegrityError):
@@ -434,7 +451,8 @@ def place_order(actor: User, request: OrderRequest, *, idempotency_key: str | No
 
 
 def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key: str | None, fingerprint: str,
-               now: datetime | None, from_cart: bool) -> Order:
+               now: datetime | None, from_cart: bool, agreed_prices: dict[int, Decimal] | None = None,
+               notify_kind: str = "new_order") -> Order:
     now = now or utcnow()
     today = now.astimezone(_bogota()).date()
     _check_window(request.window_start, request.window_end, today)
@@ -446,7 +464,7 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
     note = clean_text(request.note) or None
     if note and len(note) > 1000:
         raise DomainError(_l("Máximo %(max)d caracteres.", max=1000), "note")
-    priced = quote(actor, request, today)
+    priced = quote(actor, request, today, agreed_prices)
 
     ordered = sorted((ln for p in priced.parts for ln in p.lines), key=lambda ln: ln.listing.id)
     for ln in ordered:
@@ -488,7 +506,7 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
                 municipality_code=listing.municipality_code, collection_point_id=listing.collection_point_id,
                 quantity_kg=ln.quantity_kg, unit=ln.unit, unit_kg=units.unit_weight(
                     ln.unit, listing.unit_kg if units.UNITS[ln.unit].needs_weight else None),
-                price_per_kg=listing.price_per_kg, quality=Quality.PENDING,
+                price_per_kg=ln.price_per_kg, quality=Quality.PENDING,
             ))
     db.session.flush()  # one batched INSERT for the parts, one for the lines
     # Rows nothing here reads back: plain multi-row INSERTs, no unit-of-work bookkeeping.
@@ -496,7 +514,7 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
         {"part_id": part.id, "from_status": None, "to_status": PartStatus.PLACED.value, "actor_id": actor.id,
          "occurred_at": now, "note": None} for part in created])
     db.session.execute(insert(Notification), [
-        {"kind": "new_order", "part_id": part.id, "created_at": now, "attempts": 0} for part in created])
+        {"kind": notify_kind, "part_id": part.id, "created_at": now, "attempts": 0} for part in created])
     if from_cart:  # the web cart's lines are now ordered
         db.session.execute(
             CartItem.__table__.delete().where(CartItem.user_id == actor.id,

@@ -1,0 +1,717 @@
+"""Demands, offers and proposals: a buyer posts what it needs, cooperatives it concerns
+answer with offers, the optimiser proposes the allocation with the lowest landed cost, and
+accepting the proposal places an order through ``orders.services.place_order``.
+
+Who sees what (one policy per object kind, here):
+* a demand: the buyer that posted it, staff, and the cooperatives it concerns (they sell the
+  product at the grade asked, from a region the buyer accepts) or that answered it;
+* an offer: the cooperative that made it, and the buyer of its demand; staff;
+* a proposal: the buyer of its demand; staff.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, OrgStatus, User
+from marketplace.catalog import units
+from marketplace.catalog.models import Grade, Listing, ListingStatus, Product
+from marketplace.catalog.services import CERTIFICATIONS
+from marketplace.core import audit
+from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
+from marketplace.core.models import Municipality, utcnow
+from marketplace.core.text import clean_text
+from marketplace.extensions import db
+from marketplace.logistics import services as logistics
+from marketplace.matching import optimizer
+from marketplace.matching.models import Demand, DemandStatus, Offer, OfferStatus, Proposal
+from marketplace.orders import services as orders
+from marketplace.orders.models import Order
+
+CENTS = Decimal("0.01")
+DEMAND_UNITS = ("kg", "arroba", "carga", "tonelada")
+ATTRIBUTES = ("pdet", "women_led", "youth_led")
+MAX_PRICE = Decimal("10000000")  # COP per kg: far above any farm product
+MAX_WEIGHT = Decimal("100000")  # COP per kg a buyer would pay for a preference
+MAX_PREFERENCES = 3 + len(CERTIFICATIONS)
+MAX_NOTE = 1000
+MAX_JOINT = 200  # demands optimised together in one run
+LIST_LIMIT = 200
+ATTRIBUTE_LABELS = {
+    "pdet": _l("municipios PDET"),
+    "women_led": _l("cooperativas lideradas por mujeres"),
+    "youth_led": _l("cooperativas lideradas por jóvenes"),
+}
+REASON_LABELS = {
+    "no_eligible_supply": _l("ninguna cooperativa ofrece ese producto ahora"),
+    "grade": _l("hay oferta, pero de una calidad menor a la pedida"),
+    "window": _l("hay oferta, pero no estará lista dentro de la ventana de entrega"),
+    "price_cap": _l("hay oferta, pero su costo puesto en destino supera el precio máximo"),
+    "stock": _l("no hay suficiente cantidad disponible"),
+    "min_lot": _l("el lote mínimo por cooperativa deja fuera a algunas"),
+    "min_share": _l("no hay suficiente oferta que cumpla la participación mínima pedida"),
+}
+OPTIMISER_MESSAGES = {
+    "quantity_not_positive": _l("La cantidad debe ser mayor que cero."),
+    "bad_window": _l("«Entregar hasta» debe ser igual o posterior a «entregar desde»."),
+    "share_out_of_range": _l("Una participación mínima debe estar entre 0 y 100 %."),
+}
+
+
+def attribute_label(attribute: str) -> str:
+    if attribute.startswith("cert:"):
+        return str(_l("certificación %(name)s", name=CERTIFICATIONS.get(attribute[5:], attribute[5:])))
+    return str(ATTRIBUTE_LABELS.get(attribute, attribute))
+
+
+def _today() -> date:
+    return utcnow().astimezone(orders._bogota()).date()
+
+
+# ------------------------------------------------------------------- policy
+
+
+def _coop_of(user: User) -> Cooperative | None:
+    org = user.organisation
+    return org if isinstance(org, Cooperative) and user.role in orders.COOP_ROLES else None
+
+
+def own_demand(user: User, demand_id: int) -> Demand:
+    """A demand of the user's own company; any other id is simply not found."""
+    demand = db.session.get(Demand, demand_id)
+    org = user.organisation
+    if demand is None or org is None or user.role not in orders.BUYER_ROLES or demand.buyer_id != org.id:
+        raise NotFound(_l("No encontramos esa solicitud de compra."))
+    return demand
+
+
+def visible_demand(user: User, demand_id: int) -> Demand:
+    demand = db.session.get(Demand, demand_id)
+    if demand is None:
+        raise NotFound(_l("No encontramos esa solicitud de compra."))
+    if user.is_staff:
+        return demand
+    org = user.organisation
+    if org is not None and user.role in orders.BUYER_ROLES and demand.buyer_id == org.id:
+        return demand
+    coop = _coop_of(user)
+    if coop is not None and (concerns(coop, demand) or _has_offered(coop.id, demand.id)):
+        return demand
+    raise NotFound(_l("No encontramos esa solicitud de compra."))
+
+
+def own_offer(user: User, offer_id: int) -> Offer:
+    offer = db.session.get(Offer, offer_id)
+    coop = _coop_of(user)
+    if offer is None or coop is None or offer.cooperative_id != coop.id:
+        raise NotFound(_l("No encontramos esa cotización."))
+    return offer
+
+
+def own_proposal(user: User, proposal_id: int) -> Proposal:
+    proposal = db.session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound(_l("No encontramos esa propuesta."))
+    if user.is_staff:
+        return proposal
+    org = user.organisation
+    if org is None or user.role not in orders.BUYER_ROLES or proposal.demand.buyer_id != org.id:
+        raise NotFound(_l("No encontramos esa propuesta."))
+    return proposal
+
+
+def _has_offered(coop_id: int, demand_id: int) -> bool:
+    return db.session.scalar(select(Offer.id).where(Offer.cooperative_id == coop_id,
+                                                    Offer.demand_id == demand_id).limit(1)) is not None
+
+
+def _grade_rank(grade: Grade | None) -> int:
+    return grade.rank if grade is not None else -(10**6)
+
+
+def _listing_fits(listing: Listing, demand: Demand) -> bool:
+    """Could this listing serve the demand: product, grade, region and timing."""
+    return (listing.product_id == demand.product_id
+            and listing.grade.rank >= _grade_rank(demand.min_grade)
+            and (not demand.source_departments or listing.department_code in demand.source_departments)
+            and listing.available_from <= demand.window_end)
+
+
+def _live_listings(coop_ids=None, product_ids=None, today: date | None = None):
+    today = today or _today()
+    stmt = (select(Listing).join(Cooperative, Cooperative.id == Listing.cooperative_id)
+            .where(Listing.status == ListingStatus.ACTIVE, Listing.available_kg > 0,
+                   Listing.available_until >= today, Cooperative.status == OrgStatus.VERIFIED))
+    if coop_ids is not None:
+        stmt = stmt.where(Listing.cooperative_id.in_(list(coop_ids)))
+    if product_ids is not None:
+        stmt = stmt.where(Listing.product_id.in_(list(product_ids)))
+    return list(db.session.scalars(stmt.order_by(Listing.id)))
+
+
+def concerns(coop: Cooperative, demand: Demand) -> bool:
+    """A demand concerns a cooperative that has a live listing able to serve it."""
+    if coop.status != OrgStatus.VERIFIED:
+        return False
+    return any(_listing_fits(item, demand) for item in _live_listings([coop.id], [demand.product_id]))
+
+
+def listings_for(coop: Cooperative, demand: Demand) -> list[Listing]:
+    """The cooperative's live listings that could answer the demand."""
+    return [item for item in _live_listings([coop.id], [demand.product_id]) if _listing_fits(item, demand)]
+
+
+# ------------------------------------------------------------------- demands
+
+
+@dataclass
+class PreferenceData:
+    attribute: str | None
+    min_share_percent: Decimal | None = None  # 0-100, of the delivered kg
+    weight_cop_per_kg: Decimal | None = None
+
+
+@dataclass
+class DemandData:
+    product_id: int | None
+    quantity: Decimal | None
+    unit: str | None
+    delivery_site_id: int | None
+    window_start: date | None
+    window_end: date | None
+    min_grade_id: int | None = None
+    target_price_per_kg: Decimal | None = None
+    max_price_per_kg: Decimal | None = None
+    min_lot_kg: Decimal | None = None
+    preferences: list[PreferenceData] = field(default_factory=list)
+    source_departments: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+def _price(value: Decimal | None, name: str) -> Decimal | None:
+    if value is None:
+        return None
+    if not value.is_finite() or value <= 0:
+        raise DomainError(_l("El precio debe ser mayor que cero."), name)
+    if value > MAX_PRICE:
+        raise DomainError(_l("Ese precio por kg es demasiado alto; revise las cifras."), name)
+    return value.quantize(CENTS, ROUND_HALF_UP)
+
+
+def _preferences(prefs: list[PreferenceData]) -> list[dict]:
+    if len(prefs) > MAX_PREFERENCES:
+        raise DomainError(_l("Demasiadas preferencias."), "preferences")
+    out, seen = [], set()
+    for index, pref in enumerate(prefs):
+        name = f"preferences.{index}"
+        attribute = pref.attribute or ""
+        if not (attribute in ATTRIBUTES or (attribute.startswith("cert:") and attribute[5:] in CERTIFICATIONS)):
+            raise DomainError(_l("Elija una preferencia de la lista."), name)
+        if attribute in seen:
+            raise DomainError(_l("Cada preferencia puede aparecer una sola vez."), name)
+        seen.add(attribute)
+        share, weight = pref.min_share_percent, pref.weight_cop_per_kg
+        if share is None and weight is None:
+            raise DomainError(_l("Diga la participación mínima (%%) o cuánto vale para usted por kg."), name)
+        if share is not None and (not share.is_finite() or share <= 0 or share > 100):
+            raise DomainError(_l("La participación mínima debe ser mayor que 0 y como máximo 100 %."), name)
+        if weight is not None and (not weight.is_finite() or weight <= 0 or weight > MAX_WEIGHT):
+            raise DomainError(_l("El valor por kg de una preferencia debe estar entre 0 y 100.000 pesos."), name)
+        out.append({"attribute": attribute,
+                    "min_share": str((share / 100).quantize(Decimal("0.0001"))) if share is not None else None,
+                    "weight": str(weight.quantize(CENTS, ROUND_HALF_UP)) if weight is not None else None})
+    return out
+
+
+def _departments(codes: list[str]) -> list[str]:
+    codes = sorted({(c or "").strip() for c in codes if (c or "").strip()})
+    if not codes:
+        return []
+    known = set(db.session.scalars(select(Municipality.department_code)
+                                   .where(Municipality.department_code.in_(codes)).distinct()))
+    if set(codes) - known:
+        raise DomainError(_l("Elija departamentos de la lista."), "source_departments")
+    return codes
+
+
+def create_demand(actor: User, data: DemandData, today: date | None = None) -> Demand:
+    """Post a demand. Every field is checked before anything is written."""
+    buyer = orders.require_can_buy(actor)
+    today = today or _today()
+    product = db.session.get(Product, data.product_id) if data.product_id else None
+    if product is None or not product.active:
+        raise DomainError(_l("Elija un producto de la lista."), "product_id")
+    grade = None
+    if data.min_grade_id:
+        grade = db.session.get(Grade, data.min_grade_id)
+        if grade is None or grade.product_id != product.id:
+            raise DomainError(_l("Elija una calidad de ese producto."), "min_grade_id")
+    if data.quantity is None:
+        raise DomainError(_l("Escriba la cantidad."), "quantity")
+    unit = data.unit or "kg"
+    if unit not in DEMAND_UNITS:
+        raise DomainError(_l("Pida en kg, arrobas, cargas o toneladas."), "unit")
+    try:
+        kg = units.to_kg(data.quantity, unit)
+    except units.UnitError as exc:
+        message = (_l("La cantidad es demasiado grande.") if exc.code == "quantity_too_large"
+                   else _l("La cantidad debe ser mayor que cero."))
+        raise DomainError(message, "quantity") from exc
+    site = orders._check_site(buyer, data.delivery_site_id)
+    orders._check_window(data.window_start, data.window_end, today)
+    target = _price(data.target_price_per_kg, "target_price_per_kg")
+    ceiling = _price(data.max_price_per_kg, "max_price_per_kg")
+    if target is not None and ceiling is not None and target > ceiling:
+        raise DomainError(_l("El precio objetivo no puede superar el precio máximo."), "target_price_per_kg")
+    lot = data.min_lot_kg
+    if lot is not None:
+        if not lot.is_finite() or lot <= 0:
+            raise DomainError(_l("El lote mínimo debe ser mayor que cero."), "min_lot_kg")
+        if lot > kg:
+            raise DomainError(_l("El lote mínimo no puede superar la cantidad pedida."), "min_lot_kg")
+    prefs = _preferences(data.preferences)
+    departments = _departments(data.source_departments)
+    note = clean_text(data.note) or None
+    if note and len(note) > MAX_NOTE:
+        raise DomainError(_l("Máximo %(max)d caracteres.", max=MAX_NOTE), "note")
+    now = utcnow()
+    demand = Demand(
+        buyer_id=buyer.id, created_by_id=actor.id, product_id=product.id, product=product,
+        min_grade_id=grade.id if grade else None, min_grade=grade, quantity=data.quantity, unit=unit,
+        quantity_kg=kg, delivery_site_id=site.id, delivery_site=site, window_start=data.window_start,
+        window_end=data.window_end, target_price_per_kg=target, max_price_per_kg=ceiling,
+        min_lot_kg=lot.quantize(Decimal("0.001")) if lot is not None else None, preferences=prefs, source_departments=departments, note=note, status=DemandStatus.OPEN,
+        created_at=now, updated_at=now,
+    )
+    db.session.add(demand)
+    db.session.flush()
+    audit.record("demand.created", "demand", demand.id, actor=actor, organisation_id=buyer.id,
+                 after={"product": product.slug, "quantity_kg": str(kg), "site": site.id,
+                        "window": [str(data.window_start), str(data.window_end)],
+                        "max_price_per_kg": str(ceiling) if ceiling else None, "preferences": prefs})
+    return demand
+
+
+def _close_offers(demand: Demand, chosen: set[int] | None = None) -> None:
+    now = utcnow()
+    for offer in demand.offers:
+        if offer.status == OfferStatus.OPEN:
+            offer.status = OfferStatus.CHOSEN if chosen and offer.id in chosen else OfferStatus.NOT_CHOSEN
+            offer.updated_at = now
+
+
+def cancel_demand(actor: User, demand: Demand) -> None:
+    if demand.status != DemandStatus.OPEN:
+        raise Conflict(_l("Esta solicitud ya no está abierta."))
+    changed = db.session.execute(
+        update(Demand).where(Demand.id == demand.id, Demand.status == DemandStatus.OPEN)
+        .values(status=DemandStatus.CANCELLED, updated_at=utcnow()).execution_options(synchronize_session="fetch"))
+    if changed.rowcount != 1:
+        raise Conflict(_l("Esta solicitud ya no está abierta."))
+    _close_offers(demand)
+    audit.record("demand.cancelled", "demand", demand.id, actor=actor, organisation_id=demand.buyer_id,
+                 before={"status": "open"}, after={"status": "cancelled"})
+
+
+def expire_demands(today: date | None = None) -> int:
+    """Open demands whose delivery window has ended expire (their offers with them)."""
+    today = today or _today()
+    stale = list(db.session.scalars(select(Demand).where(Demand.status == DemandStatus.OPEN,
+                                                         Demand.window_end < today).limit(500)))
+    for demand in stale:
+        demand.status, demand.updated_at = DemandStatus.EXPIRED, utcnow()
+        _close_offers(demand)
+    return len(stale)
+
+
+def buyer_demands(buyer: Buyer, limit: int = LIST_LIMIT) -> list[Demand]:
+    return list(db.session.scalars(
+        select(Demand).where(Demand.buyer_id == buyer.id).options(selectinload(Demand.offers))
+        .order_by(Demand.id.desc()).limit(limit)))
+
+
+def all_demands(limit: int = LIST_LIMIT) -> list[Demand]:
+    return list(db.session.scalars(select(Demand).options(selectinload(Demand.offers))
+                                   .order_by(Demand.id.desc()).limit(limit)))
+
+
+def open_demands_for(coop: Cooperative, today: date | None = None, limit: int = LIST_LIMIT) -> list[Demand]:
+    """Open demands this cooperative could answer from its live listings, soonest first."""
+    today = today or _today()
+    if coop.status != OrgStatus.VERIFIED:
+        return []
+    live = _live_listings([coop.id], None, today)
+    products = {item.product_id for item in live}
+    if not products:
+        return []
+    candidates = db.session.scalars(
+        select(Demand).where(Demand.status == DemandStatus.OPEN, Demand.window_end >= today,
+                             Demand.product_id.in_(products))
+        .order_by(Demand.window_start, Demand.id).limit(limit * 5))
+    return [d for d in candidates if any(_listing_fits(item, d) for item in live)][:limit]
+
+
+def offers_of(coop: Cooperative, limit: int = LIST_LIMIT) -> list[Offer]:
+    return list(db.session.scalars(select(Offer).where(Offer.cooperative_id == coop.id)
+                                   .order_by(Offer.id.desc()).limit(limit)))
+
+
+def offers_on(demand: Demand, viewer: User) -> list[Offer]:
+    """The buyer and staff see every offer; a cooperative only its own."""
+    coop = _coop_of(viewer)
+    if coop is not None:
+        return [o for o in demand.offers if o.cooperative_id == coop.id]
+    return list(demand.offers)
+
+
+# ------------------------------------------------------------------- offers
+
+
+@dataclass
+class OfferData:
+    listing_id: int | None
+    quantity: Decimal | None
+    unit: str | None
+    price_per_kg: Decimal | None
+    ready_date: date | None
+    note: str | None = None
+
+
+def make_offer(actor: User, demand: Demand, data: OfferData, today: date | None = None) -> Offer:
+    """Answer a demand from one of the cooperative's listings (or change that answer). The
+    kilos must be in the listing now; they stay there until an order takes them."""
+    coop = _coop_of(actor)
+    if coop is None:
+        raise Forbidden(_l("Solo las asociaciones y cooperativas responden solicitudes."))
+    if coop.status != OrgStatus.VERIFIED:
+        raise Forbidden(_l("Su organización debe estar verificada para vender."))
+    today = today or _today()
+    if demand.status != DemandStatus.OPEN or demand.window_end < today:
+        raise Conflict(_l("Esta solicitud ya no recibe cotizaciones."))
+    listing = db.session.get(Listing, data.listing_id) if data.listing_id else None
+    if listing is None or listing.cooperative_id != coop.id:
+        raise DomainError(_l("Elija una de sus ofertas de este producto."), "listing_id")
+    if (listing.status != ListingStatus.ACTIVE or listing.available_until < today
+            or listing.available_kg <= 0):
+        raise DomainError(_l("Esa oferta no está activa o no tiene cantidad disponible."), "listing_id")
+    if not _listing_fits(listing, demand):
+        raise DomainError(_l("Esa oferta no sirve para esta solicitud (producto, calidad, región o fechas)."),
+                          "listing_id")
+    if data.quantity is None:
+        raise DomainError(_l("Escriba la cantidad."), "quantity")
+    unit = data.unit or "kg"
+    if unit not in orders.order_units(listing):
+        raise DomainError(_l("Ofrezca en kg, arrobas, cargas, toneladas o en la unidad de su oferta."), "unit")
+    try:
+        kg = units.to_kg(data.quantity, unit, listing.unit_kg if units.UNITS[unit].needs_weight else None)
+    except units.UnitError as exc:
+        raise DomainError(_l("La cantidad debe ser mayor que cero."), "quantity") from exc
+    if kg > listing.available_kg:
+        raise DomainError(_l("Su oferta tiene disponibles %(kg)s; no puede cotizar más que eso.",
+                             kg=orders._kg_text(listing.available_kg)), "quantity")
+    if kg > demand.quantity_kg:
+        raise DomainError(_l("La solicitud pide %(kg)s; cotice como máximo esa cantidad.",
+                             kg=orders._kg_text(demand.quantity_kg)), "quantity")
+    price = _price(data.price_per_kg, "price_per_kg")
+    if price is None:
+        raise DomainError(_l("Escriba el precio por kg."), "price_per_kg")
+    ready = data.ready_date
+    if ready is None:
+        raise DomainError(_l("Diga desde qué fecha lo tiene listo."), "ready_date")
+    if ready < today:
+        raise DomainError(_l("La fecha en que estará listo no puede ser en el pasado."), "ready_date")
+    if ready > demand.window_end:
+        raise DomainError(_l("Debe estar listo a más tardar el último día de la ventana de entrega (%(d)s).",
+                             d=demand.window_end.isoformat()), "ready_date")
+    if ready > listing.available_until:
+        raise DomainError(_l("Su oferta vence antes de esa fecha."), "ready_date")
+    note = clean_text(data.note) or None
+    if note and len(note) > MAX_NOTE:
+        raise DomainError(_l("Máximo %(max)d caracteres.", max=MAX_NOTE), "note")
+    now = utcnow()
+    offer = db.session.scalar(select(Offer).where(Offer.demand_id == demand.id, Offer.listing_id == listing.id))
+    before = None
+    if offer is None:
+        offer = Offer(demand_id=demand.id, demand=demand, cooperative_id=coop.id, listing_id=listing.id,
+                      listing=listing, created_by_id=actor.id, created_at=now)
+        db.session.add(offer)
+    else:
+        if offer.status not in (OfferStatus.OPEN, OfferStatus.WITHDRAWN):
+            raise Conflict(_l("Esta cotización ya se cerró."))
+        before = {"quantity_kg": str(offer.quantity_kg), "price_per_kg": str(offer.price_per_kg),
+                  "ready_date": str(offer.ready_date), "status": offer.status.value}
+    offer.quantity, offer.unit, offer.quantity_kg = data.quantity, unit, kg
+    offer.price_per_kg, offer.ready_date, offer.note = price, ready, note
+    offer.status, offer.updated_at = OfferStatus.OPEN, now
+    db.session.flush()
+    audit.record("offer.saved", "demand_offer", offer.id, actor=actor, organisation_id=coop.id, before=before,
+                 after={"demand": demand.id, "listing": listing.id, "quantity_kg": str(kg),
+                        "price_per_kg": str(price), "ready_date": str(ready)})
+    return offer
+
+
+def withdraw_offer(actor: User, offer: Offer) -> None:
+    if offer.status != OfferStatus.OPEN:
+        raise Conflict(_l("Esta cotización ya no está abierta."))
+    offer.status, offer.updated_at = OfferStatus.WITHDRAWN, utcnow()
+    audit.record("offer.withdrawn", "demand_offer", offer.id, actor=actor, organisation_id=offer.cooperative_id,
+                 before={"status": "open"}, after={"status": "withdrawn"})
+
+
+# ------------------------------------------------------------------- the optimiser
+
+
+@dataclass
+class _Source:
+    listing: Listing
+    offer: Offer | None
+
+
+def _pref_tuple(demand: Demand) -> tuple[optimizer.Preference, ...]:
+    return tuple(
+        optimizer.Preference(p["attribute"],
+                             Decimal(p["min_share"]) if p.get("min_share") is not None else None,
+                             Decimal(p["weight"]) if p.get("weight") is not None else None)
+        for p in demand.preferences or ())
+
+
+def _build(demands: list[Demand], today: date):
+    """Supplies for the optimiser from live listings and open offers, and the per-kg
+    logistics estimate from the cost model.
+
+    A cooperative's offer on a listing is its answer for that demand: for that demand the
+    offer (its price, its kilos, its ready date) replaces the listing. The offer's kilos are
+    set apart from the listing's stock, so the listing's remainder can serve other demands
+    of the same run without the two ever selling the same kilo twice.
+    """
+    keyed = {f"d{d.id}": d for d in demands}
+    listings = _live_listings(None, {d.product_id for d in demands}, today)
+    by_listing: dict[int, list[Offer]] = defaultdict(list)
+    if demands:
+        for offer in db.session.scalars(select(Offer).where(Offer.demand_id.in_([d.id for d in demands]),
+                                                            Offer.status == OfferStatus.OPEN).order_by(Offer.id)):
+            by_listing[offer.listing_id].append(offer)
+    coops = {c.id: c for c in db.session.scalars(
+        select(Cooperative).where(Cooperative.id.in_({item.cooperative_id for item in listings})))}
+    supplies: list[optimizer.Supply] = []
+    sources: dict[str, _Source] = {}
+
+    def supply(key, item, kg, price, start, lot, keys):
+        coop = coops[item.cooperative_id]
+        supplies.append(optimizer.Supply(
+            key=key, cooperative_id=coop.id, product_id=item.product_id, grade_rank=item.grade.rank,
+            available_kg=kg, price_per_kg=price, available_from=start, available_until=item.available_until,
+            min_lot_kg=lot, pdet=item.pdet_subregion is not None, women_led=coop.women_led,
+            youth_led=coop.youth_led, certifications=frozenset(item.certifications or ()),
+            demand_keys=frozenset(keys)))
+
+    for item in listings:
+        remaining = item.available_kg
+        answered = set()
+        for offer in by_listing.get(item.id, []):
+            kg = min(offer.quantity_kg, remaining)
+            answered.add(f"d{offer.demand_id}")
+            if kg <= 0:
+                continue
+            remaining -= kg
+            key = f"o{offer.id}"
+            supply(key, item, kg, offer.price_per_kg, max(item.available_from, offer.ready_date), None,
+                   {f"d{offer.demand_id}"})
+            sources[key] = _Source(item, offer)
+        keys = {k for k, d in keyed.items() if k not in answered and _listing_fits(item, d)}
+        if remaining > 0 and keys:
+            key = f"l{item.id}"
+            supply(key, item, remaining, item.price_per_kg, item.available_from, item.min_order_kg, keys)
+            sources[key] = _Source(item, None)
+
+    model = [optimizer.Demand(
+        key=k, product_id=d.product_id, min_grade_rank=_grade_rank(d.min_grade), quantity_kg=d.quantity_kg,
+        window_start=d.window_start, window_end=d.window_end, max_price_per_kg=d.max_price_per_kg,
+        preferences=_pref_tuple(d), min_lot_kg=d.min_lot_kg) for k, d in keyed.items()]
+
+    quoter = logistics.Quoter.load({item.collection_point_id for item in listings},
+                                   {d.delivery_site_id for d in demands})
+    sites = {d.id: d.delivery_site for d in demands}
+    cache: dict[tuple, Decimal] = {}
+
+    def per_kg(s: optimizer.Supply, dm: optimizer.Demand) -> Decimal:
+        item = sources[s.key].listing
+        site = sites[keyed[dm.key].id]
+        kg = min(s.available_kg, dm.quantity_kg)
+        slot = (item.collection_point_id, site.id, kg)
+        if slot not in cache:
+            point = orders._Pickup(item.collection_point_id, "", item.latitude, item.longitude)
+            try:
+                cache[slot] = logistics_cop_per_kg(quoter, point, site, kg)
+            except DomainError:
+                cache[slot] = Decimal(MAX_PRICE)  # unreachable: never chosen, never under a ceiling
+        return cache[slot]
+
+    return supplies, model, sources, per_kg, keyed
+
+
+def logistics_cop_per_kg(quoter: logistics.Quoter, point, site: DeliverySite, kg: Decimal) -> Decimal:
+    """The cost model's estimate for moving ``kg`` from a collection point to a site, per kg,
+    to the centavo: the optimiser's linear stand-in for the stepped vehicle costs."""
+    return (quoter.quote(point, site, kg).total_cop / kg).quantize(CENTS, ROUND_HALF_UP)
+
+
+def _allocation_rows(result: optimizer.Result, dkey: str, sources: dict[str, _Source]) -> list[dict]:
+    rows = []
+    for a in sorted((a for a in result.allocations if a.demand_key == dkey and a.kg > 0),
+                    key=lambda a: (a.landed_cop / a.kg, a.supply_key)):
+        src = sources[a.supply_key]
+        item, coop = src.listing, db.session.get(Cooperative, src.listing.cooperative_id)
+        price = src.offer.price_per_kg if src.offer else item.price_per_kg
+        rows.append({
+            "supply": a.supply_key, "listing_id": item.id, "offer_id": src.offer.id if src.offer else None,
+            "cooperative_id": coop.id, "cooperative": coop.name, "municipality_code": item.municipality_code,
+            "municipality": item.municipality.label, "pdet_subregion": item.pdet_subregion,
+            "women_led": coop.women_led, "youth_led": coop.youth_led,
+            "certifications": list(item.certifications or ()), "grade": item.grade.name,
+            "kg": str(a.kg), "price_per_kg": str(price), "goods_cop": str(a.goods_cop),
+            "logistics_cop": str(a.logistics_cop),
+            "landed_per_kg": str((a.landed_cop / a.kg).quantize(CENTS, ROUND_HALF_UP)),
+        })
+    return rows
+
+
+def _time_limit() -> float:
+    return float(current_app.config.get("MATCHING_TIME_LIMIT", 5))
+
+
+def propose(actor: User, demands: list[Demand], today: date | None = None) -> list[Proposal]:
+    """Run the optimiser over the given open demands of the actor's company together (they
+    compete for the same stock) and keep one proposal per demand, with the cheapest-price-only
+    choice on the same instance beside it."""
+    buyer = orders.buyer_of(actor)
+    today = today or _today()
+    if not demands:
+        raise DomainError(_l("Elija al menos una solicitud abierta."), "demand_ids")
+    if len(demands) > MAX_JOINT:
+        raise DomainError(_l("Se pueden optimizar juntas hasta %(n)d solicitudes.", n=MAX_JOINT), "demand_ids")
+    for demand in demands:
+        if demand.buyer_id != buyer.id:
+            raise NotFound(_l("No encontramos esa solicitud de compra."))
+        if demand.status != DemandStatus.OPEN or demand.window_end < today:
+            raise Conflict(_l("La solicitud %(n)s ya no está abierta.", n=demand.number))
+    supplies, model, sources, per_kg, keyed = _build(demands, today)
+    try:
+        result = optimizer.optimise(supplies, model, per_kg, time_limit_seconds=_time_limit())
+        greedy = optimizer.greedy_cheapest_price(supplies, model, per_kg)
+    except optimizer.OptimizerError as exc:  # input was checked when the demand was saved
+        raise DomainError(OPTIMISER_MESSAGES.get(exc.code, _l("No se pudo calcular la propuesta."))) from exc
+    proposals = []
+    now = utcnow()
+    for dkey, demand in keyed.items():
+        db.session.execute(update(Proposal).where(Proposal.demand_id == demand.id, Proposal.accepted_at.is_(None))
+                           .values(superseded=True))
+        rows = _allocation_rows(result, dkey, sources)
+        greedy_rows = _allocation_rows(greedy, dkey, sources)
+        outcome = result.per_demand[dkey]
+        proposal = Proposal(
+            demand_id=demand.id, demand=demand, created_at=now, created_by_id=actor.id, status=result.status,
+            met_kg=outcome.met_kg, goods_cop=sum((Decimal(r["goods_cop"]) for r in rows), Decimal(0)),
+            logistics_cop=sum((Decimal(r["logistics_cop"]) for r in rows), Decimal(0)),
+            greedy_met_kg=greedy.per_demand[dkey].met_kg,
+            greedy_landed_cop=sum((Decimal(r["goods_cop"]) + Decimal(r["logistics_cop"]) for r in greedy_rows),
+                                  Decimal(0)),
+            allocations=rows, greedy=greedy_rows, reasons=list(outcome.reasons),
+            shares={k: str(v) for k, v in outcome.shares.items()},
+            solve_ms=int(result.solve_seconds * 1000), superseded=False,
+        )
+        db.session.add(proposal)
+        proposals.append(proposal)
+    db.session.flush()
+    for proposal in proposals:
+        audit.record("demand.proposed", "demand", proposal.demand_id, actor=actor, organisation_id=buyer.id,
+                     after={"proposal": proposal.id, "met_kg": str(proposal.met_kg),
+                            "landed_cop": str(proposal.landed_cop)})
+    return proposals
+
+
+def latest_proposal(demand: Demand) -> Proposal | None:
+    return db.session.scalar(select(Proposal).where(Proposal.demand_id == demand.id)
+                             .order_by(Proposal.id.desc()).limit(1))
+
+
+def _same_allocation(a: list[dict], b: list[dict]) -> bool:
+    def shape(rows):
+        return sorted((r["supply"], r["kg"], r["price_per_kg"]) for r in rows)
+    return shape(a) == shape(b)
+
+
+@dataclass
+class Acceptance:
+    order: Order
+    proposal: Proposal  # the one ordered: the accepted one, or its re-optimised successor
+    reoptimised: bool
+
+
+def accept(actor: User, proposal: Proposal, payment_method: str | None, now: datetime | None = None) -> Acceptance:
+    """Turn a proposal into an order through the same service as any order, stock taken
+    atomically. The allocation is first recomputed on today's stock and offers: if it
+    changed, the new one is ordered, kept as a new proposal and ``reoptimised`` says so."""
+    buyer = orders.require_can_buy(actor)
+    demand = proposal.demand
+    if demand.buyer_id != buyer.id:
+        raise NotFound(_l("No encontramos esa propuesta."))
+    if proposal.accepted_at is not None:
+        raise Conflict(_l("Esta propuesta ya se aceptó."))
+    if demand.status != DemandStatus.OPEN:
+        raise Conflict(_l("Esta solicitud ya no está abierta."))
+    if proposal.superseded:
+        raise Conflict(_l("Hay una propuesta más reciente para esta solicitud; revise esa."))
+    if payment_method not in ("card", "invoice"):
+        raise DomainError(_l("Elija cómo pagará: tarjeta o factura."), "payment_method")
+    now = now or utcnow()
+    today = now.astimezone(orders._bogota()).date()
+    fresh = propose(actor, [demand], today)[0]
+    reoptimised = not _same_allocation(fresh.allocations, proposal.allocations)
+    chosen = fresh
+    if not reoptimised:  # the same allocation: keep the proposal the buyer read
+        db.session.delete(fresh)
+        proposal.superseded = False
+        chosen = proposal
+    if not chosen.allocations:
+        raise Conflict(_l("Ya no hay cantidad disponible para esta solicitud: otro comprador la tomó."))
+    # Claim the demand first: of two accepts racing, one orders and the other is told.
+    claimed = db.session.execute(
+        update(Demand).where(Demand.id == demand.id, Demand.status == DemandStatus.OPEN)
+        .values(status=DemandStatus.ORDERED, updated_at=now).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise Conflict(_l("Esta solicitud ya no está abierta."))
+    kg_by_listing: dict[int, Decimal] = defaultdict(Decimal)
+    agreed: dict[int, Decimal] = {}
+    for row in chosen.allocations:
+        kg_by_listing[row["listing_id"]] += Decimal(row["kg"])
+        agreed[row["listing_id"]] = Decimal(row["price_per_kg"])
+    request = orders.OrderRequest(
+        lines=[orders.LineRequest(listing_id, kg, "kg") for listing_id, kg in sorted(kg_by_listing.items())],
+        delivery_site_id=demand.delivery_site_id, window_start=max(demand.window_start, today),
+        window_end=demand.window_end, payment_method=payment_method,
+        note=str(_l("Solicitud de compra %(n)s", n=demand.number)),
+    )
+    order = orders.place_order(actor, request, now=now, agreed_prices=agreed, notify_kind="offer_chosen")
+    demand = db.session.get(Demand, demand.id)
+    db.session.refresh(demand)
+    demand.order_id = order.id
+    chosen.accepted_at = now
+    _close_offers(demand, {row["offer_id"] for row in chosen.allocations if row["offer_id"]})
+    audit.record("demand.ordered", "demand", demand.id, actor=actor, organisation_id=buyer.id,
+                 before={"status": "open"},
+                 after={"status": "ordered", "order": order.id, "proposal": chosen.id, "reoptimised": reoptimised})
+    return Acceptance(order, chosen, reoptimised)
+
+
+def window_days_default() -> tuple[date, date]:
+    today = _today()
+    return today + timedelta(days=7), today + timedelta(days=21)
