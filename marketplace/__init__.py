@@ -66,6 +66,8 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.extensions import api, limiter
     from marketplace.logistics import api as logistics_api
     from marketplace.logistics import views as logistics_views
+    from marketplace.matching import api as matching_api
+    from marketplace.matching import views as matching_views
     from marketplace.orders import api as orders_api
     from marketplace.orders import shipping_api, shipping_views
     from marketplace.orders import views as orders_views
@@ -82,10 +84,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(logistics_views.bp)
     app.register_blueprint(shipping_views.bp)
     orders_views.init_app(app)
+    app.register_blueprint(matching_views.bp)
+    matching_views.init_app(app)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())
     for blueprint in (accounts_api.blp, core_api.blp, catalog_api.blp, logistics_api.blp, orders_api.blp,
-                      shipping_api.blp):
+                      shipping_api.blp, matching_api.blp):
         # One shared budget per client address across the whole API. The limiter and the
         # blueprints live for the whole process, so the limit reads the config of the app
         # serving the request: a lambda over ``app`` stayed attached for every app created

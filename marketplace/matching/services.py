@@ -220,7 +220,7 @@ def _preferences(prefs: list[PreferenceData]) -> list[dict]:
         seen.add(attribute)
         share, weight = pref.min_share_percent, pref.weight_cop_per_kg
         if share is None and weight is None:
-            raise DomainError(_l("Diga la participación mínima (%%) o cuánto vale para usted por kg."), name)
+            raise DomainError(_l("Diga la participación mínima (%) o cuánto vale para usted por kg."), name)
         if share is not None and (not share.is_finite() or share <= 0 or share > 100):
             raise DomainError(_l("La participación mínima debe ser mayor que 0 y como máximo 100 %."), name)
         if weight is not None and (not weight.is_finite() or weight <= 0 or weight > MAX_WEIGHT):
@@ -636,6 +636,37 @@ def propose(actor: User, demands: list[Demand], today: date | None = None) -> li
                      after={"proposal": proposal.id, "met_kg": str(proposal.met_kg),
                             "landed_cop": str(proposal.landed_cop)})
     return proposals
+
+
+@dataclass
+class Summary:
+    """A proposal (or its cheapest-price-only twin) ready to show: rows with exact decimals."""
+
+    rows: list[dict]
+    kg: Decimal
+    goods: Decimal
+    logistics: Decimal
+
+    @property
+    def landed(self) -> Decimal:
+        return self.goods + self.logistics
+
+    @property
+    def landed_per_kg(self) -> Decimal | None:
+        return (self.landed / self.kg).quantize(CENTS, ROUND_HALF_UP) if self.kg else None
+
+    @property
+    def cooperatives(self) -> int:
+        return len({row["cooperative_id"] for row in self.rows})
+
+
+DECIMAL_KEYS = ("kg", "price_per_kg", "goods_cop", "logistics_cop", "landed_per_kg")
+
+
+def summary(rows: list[dict]) -> Summary:
+    shown = [{**row, **{k: Decimal(row[k]) for k in DECIMAL_KEYS}} for row in rows]
+    return Summary(shown, sum((r["kg"] for r in shown), Decimal(0)), sum((r["goods_cop"] for r in shown), Decimal(0)),
+                   sum((r["logistics_cop"] for r in shown), Decimal(0)))
 
 
 def latest_proposal(demand: Demand) -> Proposal | None:
