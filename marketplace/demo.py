@@ -83,7 +83,8 @@ BUYERS = [
 
 @dataclass
 class Report:
-    created: dict = field(default_factory=lambda: {"cooperatives": 0, "buyers": 0, "users": 0, "listings": 0, "orders": 0})
+    created: dict = field(default_factory=lambda: dict.fromkeys(
+        ("cooperatives", "buyers", "users", "listings", "orders", "demands"), 0))
     logins: list = field(default_factory=list)
     password: str = ""
 
@@ -92,7 +93,7 @@ class Report:
             "Datos de demostración listos "
             f"(nuevas: {self.created['cooperatives']} cooperativas, {self.created['buyers']} compradores, "
             f"{self.created['users']} usuarios, {self.created['listings']} ofertas, "
-            f"{self.created['orders']} pedidos).",
+            f"{self.created['orders']} pedidos, {self.created['demands']} solicitudes de compra).",
             f"Contraseña de todas las cuentas de demostración: {self.password}",
             "Cuentas para probar:",
         ]
@@ -225,6 +226,8 @@ def seed(password: str) -> Report:
     report.created["listings"] = seed_listings(rng)
     db.session.flush()
     report.created["orders"] = seed_orders(rng, password)
+    db.session.flush()
+    report.created["demands"] = seed_demands()
     report.logins += [
         ("Gerente de cooperativa", "310 000 0000"),
         ("Asociado de cooperativa", "320 000 0000"),
@@ -463,5 +466,49 @@ def seed_orders(rng: random.Random, password: str) -> int:
             for part in order.parts:
                 orders.refresh_payout(part)
                 orders.settle(admin, part, f"TRF-{order.id:04d}-{part.id:04d}")
+        created += 1
+    return created
+
+
+def seed_demands() -> int:
+    """Open demands of the demo buyer: one the demo cooperative has answered (with the
+    optimiser's proposal ready to read), one asking for at least half from PDET
+    municipalities. Skipped when any demand exists."""
+    from datetime import date, timedelta
+
+    from marketplace.catalog.models import Listing, ListingStatus
+    from marketplace.matching import services as matching
+    from marketplace.matching.models import Demand
+
+    if db.session.scalar(select(Demand.id).limit(1)):
+        return 0
+    buyer_user = db.session.scalar(select(User).where(User.email == "compras01@empresa-demo.co"))
+    coop_user = db.session.scalar(select(User).where(User.phone == "+573100000000"))
+    if buyer_user is None or coop_user is None or buyer_user.organisation.status != OrgStatus.VERIFIED:
+        return 0
+    own = list(db.session.scalars(select(Listing).where(
+        Listing.cooperative_id == coop_user.organisation.id, Listing.status == ListingStatus.ACTIVE,
+        Listing.available_kg > 100).order_by(Listing.id)))
+    if not own:
+        return 0
+    today = date.today()
+    site = buyer_user.organisation.delivery_sites[0]
+    first = own[0]
+    start, end = max(today + timedelta(days=5), first.available_from), today + timedelta(days=25)
+    answered = matching.create_demand(buyer_user, matching.DemandData(
+        product_id=first.product_id, quantity=(first.available_kg * 3).quantize(Decimal("1")), unit="kg",
+        delivery_site_id=site.id, window_start=start, window_end=max(end, start),
+        note="Entregas en estibas, con certificado de calidad por lote."))
+    matching.make_offer(coop_user, answered, matching.OfferData(
+        listing_id=first.id, quantity=(first.available_kg / 2).quantize(Decimal("1")), unit="kg",
+        price_per_kg=(first.price_per_kg * Decimal("0.95")).quantize(Decimal("1")), ready_date=start))
+    matching.propose(buyer_user, [answered])
+    second = next((item for item in own if item.product_id != first.product_id), None)
+    created = 1
+    if second is not None:
+        matching.create_demand(buyer_user, matching.DemandData(
+            product_id=second.product_id, quantity=Decimal("5"), unit="tonelada", delivery_site_id=site.id,
+            window_start=today + timedelta(days=10), window_end=today + timedelta(days=40),
+            preferences=[matching.PreferenceData("pdet", Decimal("50"), None)]))
         created += 1
     return created

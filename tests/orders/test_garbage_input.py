@@ -26,7 +26,9 @@ GARBAGE = {
     "carrier_name": "y" * 500, "name": "", "nit": "123", "municipality": "Narnia", "contact": "", "phone": "12",
     "email": "no-at", "password": "1", "qty-1": "1,2,3", "unit-1": "", "received-1": "-1", "quality-1": "maybe",
     "reason-1": "", "actual-1": "-9", "small_truck-fixed_cop": "-1", "small_truck-per_km_cop": "abc",
-    "small_truck-capacity_kg": "0",
+    "small_truck-capacity_kg": "0", "product": "x", "min_grade": "-1", "listing": "abc", "ready_date": "ayer",
+    "target_price": "1e9", "max_price": "NaN", "min_lot": "-4", "pdet_share": "150", "women_weight": "abc",
+    "certification": "falsa", "cert_share": "50", "departments": ["99", "<x>"],
 }
 
 
@@ -40,8 +42,13 @@ def busy_market(app, market):
         services.accept(user(market.manager_a), part)
         shipment = shipping.create_shipment(user(market.manager_a), shipping.ShipmentData(
             [part.id], TODAY, TODAY + timedelta(days=1)))
+        from marketplace.matching import services as matching
+        from tests.matching.conftest import demand_data
+
+        demand = matching.create_demand(user(market.buyer), demand_data(market))
+        matching.propose(user(market.buyer), [demand])
         db.session.commit()
-        return {"order_id": order_id, "part_id": part.id, "shipment_id": shipment.id, "listing_id": market.listing_a,
+        return {"demand_id": demand.id, "proposal_id": 1, "offer_id": 1, "order_id": order_id, "part_id": part.id, "shipment_id": shipment.id, "listing_id": market.listing_a,
                 "item_id": 1, "dispute_id": 1, "plan_id": 1, "product_id": 1, "org_id": market.coop_a,
                 "site_id": market.site_id}
 
