@@ -120,6 +120,9 @@ def load_config() -> dict:
         "CARD_PAYMENT_MINUTES": _int("CARD_PAYMENT_MINUTES", 60),
         "INVOICE_TERMS_DAYS": _int("INVOICE_TERMS_DAYS", 30),
         "PAYOUT_DAYS": _int("PAYOUT_DAYS", 8),
+        # The allocation optimiser's time limit per run, in seconds (it returns the best
+        # allocation found when it stops; most runs prove optimality far sooner).
+        "MATCHING_TIME_LIMIT": _int("MATCHING_TIME_LIMIT", 5),
         # Stripe: without a secret key the app takes invoice payment only.
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),

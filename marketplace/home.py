@@ -81,7 +81,10 @@ def _order_work(role: Role, org) -> dict:
 
     if role in (Role.COOP_MANAGER, Role.COOP_MEMBER):
         parts = select(OrderPart.id).where(OrderPart.cooperative_id == org.id)
+        from marketplace.matching.services import open_demands_for
+
         return {"to_answer": count(parts.where(OrderPart.status == PartStatus.PLACED)),
+                "demands": len(open_demands_for(org)),
                 "to_prepare": count(parts.where(OrderPart.status == PartStatus.ACCEPTED)),
                 "payout_due": count(parts.where(OrderPart.payout_status == PayoutStatus.DUE))}
     if role == Role.CARRIER_MANAGER:
@@ -93,7 +96,11 @@ def _order_work(role: Role, org) -> dict:
                 "without_cost": count(mine.where(Shipment.actual_cop.is_(None)))}
     if role in (Role.BUYER_ADMIN, Role.BUYER_PURCHASER):
         parts = select(OrderPart.id).join(Order).where(Order.buyer_id == org.id)
+        from marketplace.matching.models import Demand, DemandStatus
+
         return {"to_receive": count(parts.where(OrderPart.status.in_([PartStatus.READY, PartStatus.IN_TRANSIT]))),
+                "demands": count(select(Demand.id).where(Demand.buyer_id == org.id,
+                                                         Demand.status == DemandStatus.OPEN)),
                 "orders": count(select(Order.id).where(Order.buyer_id == org.id))}
     return {"overdue": len(overdue_invoices()),
             "disputes": count(select(Dispute.id).where(Dispute.status == DisputeStatus.OPEN)),

@@ -585,7 +585,7 @@ def _allocation_rows(result: optimizer.Result, dkey: str, sources: dict[str, _So
 
 
 def _time_limit() -> float:
-    return float(current_app.config.get("MATCHING_TIME_LIMIT", 5))
+    return float(current_app.config["MATCHING_TIME_LIMIT"])
 
 
 def propose(actor: User, demands: list[Demand], today: date | None = None) -> list[Proposal]:
