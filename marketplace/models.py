@@ -19,6 +19,13 @@ from marketplace.catalog.models import (  # noqa: F401
     Product,
 )
 from marketplace.core.models import AuditEvent, Municipality  # noqa: F401
+from marketplace.insights.models import (  # noqa: F401
+    IndicatorTarget,
+    PriceMonth,
+    SaleFact,
+    SalesMonth,
+    TransactionReview,
+)
 from marketplace.logistics.models import (  # noqa: F401
     AccessLeg,
     RouteDistance,
@@ -38,5 +45,6 @@ from marketplace.orders.models import (  # noqa: F401
     OrderPart,
     PartEvent,
     Refund,
+    SaleChange,
     StripeEvent,
 )

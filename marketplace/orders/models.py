@@ -307,3 +307,15 @@ class CartItem(db.Model):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     listing: Mapped[Listing] = relationship()
+
+
+class SaleChange(db.Model):
+    """A part whose sale figures changed (status, kilos received, quality, actual logistics),
+    written in the same transaction as the change, for readers that keep derived figures
+    (the insights' rollups drain it)."""
+
+    __tablename__ = "sale_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("order_part.id", ondelete="CASCADE"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -53,6 +53,7 @@ from marketplace.orders.models import (
     PayoutStatus,
     Quality,
     Refund,
+    SaleChange,
 )
 
 BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_PURCHASER)
@@ -622,6 +623,7 @@ def _move(part: OrderPart, action: str, actor: User | None, now: datetime, note:
         db.session.refresh(part)
         raise Conflict(ILLEGAL[action])
     db.session.refresh(part)
+    db.session.add(SaleChange(part_id=part.id, changed_at=now))
     db.session.add(PartEvent(part_id=part.id, from_status=previous.value, to_status=rule.target.value,
                              actor_id=actor.id if actor else None, occurred_at=now, note=note))
     audit.record(f"order_part.{action}", "order_part", part.id, actor=actor,
@@ -727,6 +729,7 @@ def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: 
     audit.record("order_part.received", "order_part", part.id, actor=actor, organisation_id=part.order.buyer_id,
                  after={str(r.line_id): {"received_kg": str(r.received_kg), "accepted": r.accepted}
                         for r in receipts})
+    db.session.add(SaleChange(part_id=part.id, changed_at=now))
     db.session.flush()
     refresh_payout(part, now)
     plan_refunds(part.order)
@@ -754,6 +757,7 @@ def resolve_dispute(actor: User, dispute: Dispute, outcome: str, note: str | Non
                  after={"status": outcome, "resolution": dispute.resolution})
     db.session.flush()
     part = dispute.line.part
+    db.session.add(SaleChange(part_id=part.id, changed_at=now))
     refresh_payout(part, now)
     plan_refunds(part.order)
 

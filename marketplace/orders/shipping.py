@@ -25,7 +25,7 @@ from marketplace.logistics import costing
 from marketplace.logistics import services as logistics
 from marketplace.logistics.models import Shipment, ShipmentLeg, ShipmentPart
 from marketplace.orders import services
-from marketplace.orders.models import Order, OrderLine, OrderPart, PartStatus
+from marketplace.orders.models import Order, OrderLine, OrderPart, PartStatus, SaleChange
 
 PESO = Decimal("1")
 MAX_COP = Decimal("100000000")
@@ -287,6 +287,7 @@ def allocate_actual_cost(shipment: Shipment) -> None:
     for part, share in zip(parts, borne, strict=True):
         part.logistics_actual = per_part[part.id]
         part.logistics_borne = share
+        db.session.add(SaleChange(part_id=part.id))
 
 
 # ---------------------------------------------------------------- last mile
