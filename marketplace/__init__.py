@@ -64,6 +64,8 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.core import api as core_api
     from marketplace.core import views as core_views
     from marketplace.extensions import api, limiter
+    from marketplace.insights import api as insights_api
+    from marketplace.insights import views as insights_views
     from marketplace.logistics import api as logistics_api
     from marketplace.logistics import views as logistics_views
     from marketplace.matching import api as matching_api
@@ -86,10 +88,12 @@ def _register_blueprints(app: Flask) -> None:
     orders_views.init_app(app)
     app.register_blueprint(matching_views.bp)
     matching_views.init_app(app)
+    app.register_blueprint(insights_views.bp)
+    insights_views.init_app(app)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())
     for blueprint in (accounts_api.blp, core_api.blp, catalog_api.blp, logistics_api.blp, orders_api.blp,
-                      shipping_api.blp, matching_api.blp):
+                      shipping_api.blp, matching_api.blp, insights_api.blp):
         # One shared budget per client address across the whole API. The limiter and the
         # blueprints live for the whole process, so the limit reads the config of the app
         # serving the request: a lambda over ``app`` stayed attached for every app created

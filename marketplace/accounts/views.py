@@ -620,19 +620,8 @@ def staff_users():
 @admin_bp.get("/auditoria")
 @staff_required
 def audit_log():
-    stmt = select(AuditEvent)
-    filters = {}
-    for arg, column in (("organizacion", AuditEvent.organisation_id), ("usuario", AuditEvent.actor_id)):
-        value = request.args.get(arg, "")
-        if value.isdigit() and len(value) < 12:
-            stmt = stmt.where(column == int(value))
-            filters[arg] = value
-    object_type = request.args.get("objeto", "")[:60]
-    if object_type:
-        stmt = stmt.where(AuditEvent.object_type == object_type)
-        filters["objeto"] = object_type
-    page = db.paginate(stmt.order_by(AuditEvent.id.desc()), per_page=50, error_out=False)
-    return render_template("accounts/admin_audit.html", page=page, filters=filters)
+    """The audit trail moved to the staff insights; old links keep working."""
+    return redirect(url_for("insights.audit", **request.args), code=301)
 
 
 @auth_bp.record_once

@@ -64,7 +64,8 @@ class SalesMonth(db.Model):
 
     __tablename__ = "sales_month"
     __table_args__ = (
-        UniqueConstraint("month", "product_id", "municipality_code", "cooperative_id", "buyer_id", name="key"),
+        UniqueConstraint("month", "product_id", "municipality_code", "cooperative_id", "buyer_id",
+                         name="uq_sales_month_key"),
         Index("ix_sales_month_product_month", "product_id", "month"),
         Index("ix_sales_month_buyer", "buyer_id", "month"),
     )
@@ -92,7 +93,7 @@ class PriceMonth(db.Model):
 
     __tablename__ = "price_month"
     __table_args__ = (
-        UniqueConstraint("month", "product_id", "municipality_code", "price_per_kg", name="key"),
+        UniqueConstraint("month", "product_id", "municipality_code", "price_per_kg", name="uq_price_month_key"),
         Index("ix_price_month_product_month", "product_id", "month"),
     )
 
@@ -124,7 +125,7 @@ class IndicatorTarget(db.Model):
     """A programme's goal for an impact indicator over a year (for example 2,000 t sold)."""
 
     __tablename__ = "indicator_target"
-    __table_args__ = (UniqueConstraint("indicator", "year", name="one_per_year"),)
+    __table_args__ = (UniqueConstraint("indicator", "year", name="uq_indicator_target_year"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     indicator: Mapped[str] = mapped_column(String(40))

@@ -37,6 +37,7 @@ from marketplace.orders import services as orders
 from marketplace.orders.models import Order
 
 CENTS = Decimal("0.01")
+KG_STEP = Decimal("0.001")
 DEMAND_UNITS = ("kg", "arroba", "carga", "tonelada")
 ATTRIBUTES = ("pdet", "women_led", "youth_led")
 MAX_PRICE = Decimal("10000000")  # COP per kg: far above any farm product
@@ -142,7 +143,7 @@ def _listing_fits(listing: Listing, demand: Demand) -> bool:
     return (listing.product_id == demand.product_id
             and listing.grade.rank >= _grade_rank(demand.min_grade)
             and (not demand.source_departments or listing.department_code in demand.source_departments)
-            and listing.available_from <= demand.window_end)
+            and listing.available_from <= demand.window_end and listing.available_until >= demand.window_start)
 
 
 def _live_listings(coop_ids=None, product_ids=None, today: date | None = None):
@@ -199,11 +200,22 @@ class DemandData:
 def _price(value: Decimal | None, name: str) -> Decimal | None:
     if value is None:
         return None
-    if not value.is_finite() or value <= 0:
+    if not value.is_finite() or value.quantize(CENTS, ROUND_HALF_UP) <= 0:
         raise DomainError(_l("El precio debe ser mayor que cero."), name)
     if value > MAX_PRICE:
         raise DomainError(_l("Ese precio por kg es demasiado alto; revise las cifras."), name)
     return value.quantize(CENTS, ROUND_HALF_UP)
+
+
+def _quantity(value: Decimal | None, name: str) -> Decimal:
+    """A quantity as typed, at most to the thousandth (as stored)."""
+    if value is None:
+        raise DomainError(_l("Escriba la cantidad."), name)
+    if not value.is_finite() or value <= 0:
+        raise DomainError(_l("La cantidad debe ser mayor que cero."), name)
+    if value != value.quantize(KG_STEP):
+        raise DomainError(_l("Escriba la cantidad con hasta tres decimales."), name)
+    return value
 
 
 def _preferences(prefs: list[PreferenceData]) -> list[dict]:
@@ -221,9 +233,11 @@ def _preferences(prefs: list[PreferenceData]) -> list[dict]:
         share, weight = pref.min_share_percent, pref.weight_cop_per_kg
         if share is None and weight is None:
             raise DomainError(_l("Diga la participación mínima (%) o cuánto vale para usted por kg."), name)
-        if share is not None and (not share.is_finite() or share <= 0 or share > 100):
+        if share is not None and (not share.is_finite() or share.quantize(Decimal("0.01"), ROUND_HALF_UP) <= 0
+                                  or share > 100):
             raise DomainError(_l("La participación mínima debe ser mayor que 0 y como máximo 100 %."), name)
-        if weight is not None and (not weight.is_finite() or weight <= 0 or weight > MAX_WEIGHT):
+        if weight is not None and (not weight.is_finite() or weight.quantize(CENTS, ROUND_HALF_UP) <= 0
+                                   or weight > MAX_WEIGHT):
             raise DomainError(_l("El valor por kg de una preferencia debe estar entre 0 y 100.000 pesos."), name)
         out.append({"attribute": attribute,
                     "min_share": str((share / 100).quantize(Decimal("0.0001"))) if share is not None else None,
@@ -254,13 +268,12 @@ def create_demand(actor: User, data: DemandData, today: date | None = None) -> D
         grade = db.session.get(Grade, data.min_grade_id)
         if grade is None or grade.product_id != product.id:
             raise DomainError(_l("Elija una calidad de ese producto."), "min_grade_id")
-    if data.quantity is None:
-        raise DomainError(_l("Escriba la cantidad."), "quantity")
+    quantity = _quantity(data.quantity, "quantity")
     unit = data.unit or "kg"
     if unit not in DEMAND_UNITS:
         raise DomainError(_l("Pida en kg, arrobas, cargas o toneladas."), "unit")
     try:
-        kg = units.to_kg(data.quantity, unit)
+        kg = units.to_kg(quantity, unit)
     except units.UnitError as exc:
         message = (_l("La cantidad es demasiado grande.") if exc.code == "quantity_too_large"
                    else _l("La cantidad debe ser mayor que cero."))
@@ -273,7 +286,7 @@ def create_demand(actor: User, data: DemandData, today: date | None = None) -> D
         raise DomainError(_l("El precio objetivo no puede superar el precio máximo."), "target_price_per_kg")
     lot = data.min_lot_kg
     if lot is not None:
-        if not lot.is_finite() or lot <= 0:
+        if not lot.is_finite() or lot.quantize(KG_STEP, ROUND_HALF_UP) <= 0:
             raise DomainError(_l("El lote mínimo debe ser mayor que cero."), "min_lot_kg")
         if lot > kg:
             raise DomainError(_l("El lote mínimo no puede superar la cantidad pedida."), "min_lot_kg")
@@ -285,10 +298,10 @@ def create_demand(actor: User, data: DemandData, today: date | None = None) -> D
     now = utcnow()
     demand = Demand(
         buyer_id=buyer.id, created_by_id=actor.id, product_id=product.id, product=product,
-        min_grade_id=grade.id if grade else None, min_grade=grade, quantity=data.quantity, unit=unit,
+        min_grade_id=grade.id if grade else None, min_grade=grade, quantity=quantity, unit=unit,
         quantity_kg=kg, delivery_site_id=site.id, delivery_site=site, window_start=data.window_start,
         window_end=data.window_end, target_price_per_kg=target, max_price_per_kg=ceiling,
-        min_lot_kg=lot.quantize(Decimal("0.001")) if lot is not None else None, preferences=prefs, source_departments=departments, note=note, status=DemandStatus.OPEN,
+        min_lot_kg=lot.quantize(KG_STEP, ROUND_HALF_UP) if lot is not None else None, preferences=prefs, source_departments=departments, note=note, status=DemandStatus.OPEN,
         created_at=now, updated_at=now,
     )
     db.session.add(demand)
@@ -405,13 +418,12 @@ def make_offer(actor: User, demand: Demand, data: OfferData, today: date | None 
     if not _listing_fits(listing, demand):
         raise DomainError(_l("Esa oferta no sirve para esta solicitud (producto, calidad, región o fechas)."),
                           "listing_id")
-    if data.quantity is None:
-        raise DomainError(_l("Escriba la cantidad."), "quantity")
+    quantity = _quantity(data.quantity, "quantity")
     unit = data.unit or "kg"
     if unit not in orders.order_units(listing):
         raise DomainError(_l("Ofrezca en kg, arrobas, cargas, toneladas o en la unidad de su oferta."), "unit")
     try:
-        kg = units.to_kg(data.quantity, unit, listing.unit_kg if units.UNITS[unit].needs_weight else None)
+        kg = units.to_kg(quantity, unit, listing.unit_kg if units.UNITS[unit].needs_weight else None)
     except units.UnitError as exc:
         raise DomainError(_l("La cantidad debe ser mayor que cero."), "quantity") from exc
     if kg > listing.available_kg:
@@ -448,7 +460,7 @@ def make_offer(actor: User, demand: Demand, data: OfferData, today: date | None 
             raise Conflict(_l("Esta cotización ya se cerró."))
         before = {"quantity_kg": str(offer.quantity_kg), "price_per_kg": str(offer.price_per_kg),
                   "ready_date": str(offer.ready_date), "status": offer.status.value}
-    offer.quantity, offer.unit, offer.quantity_kg = data.quantity, unit, kg
+    offer.quantity, offer.unit, offer.quantity_kg = quantity, unit, kg
     offer.price_per_kg, offer.ready_date, offer.note = price, ready, note
     offer.status, offer.updated_at = OfferStatus.OPEN, now
     db.session.flush()

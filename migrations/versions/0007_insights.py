@@ -29,7 +29,7 @@ def upgrade():
     sa.Column('lines', sa.Integer(), nullable=False),
     sa.Column('kg', sa.Numeric(precision=14, scale=3), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_price_month')),
-    sa.UniqueConstraint('month', 'product_id', 'municipality_code', 'price_per_kg', name='key')
+    sa.UniqueConstraint('month', 'product_id', 'municipality_code', 'price_per_kg', name='uq_price_month_key')
     )
     with op.batch_alter_table('price_month', schema=None) as batch_op:
         batch_op.create_index('ix_price_month_product_month', ['product_id', 'month'], unique=False)
@@ -51,7 +51,7 @@ def upgrade():
     sa.Column('lines', sa.Integer(), nullable=False),
     sa.Column('parts', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sales_month')),
-    sa.UniqueConstraint('month', 'product_id', 'municipality_code', 'cooperative_id', 'buyer_id', name='key')
+    sa.UniqueConstraint('month', 'product_id', 'municipality_code', 'cooperative_id', 'buyer_id', name='uq_sales_month_key')
     )
     with op.batch_alter_table('sales_month', schema=None) as batch_op:
         batch_op.create_index('ix_sales_month_buyer', ['buyer_id', 'month'], unique=False)
@@ -67,7 +67,7 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['updated_by_id'], ['user_account.id'], name=op.f('fk_indicator_target_updated_by_id_user_account'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator_target')),
-    sa.UniqueConstraint('indicator', 'year', name='one_per_year')
+    sa.UniqueConstraint('indicator', 'year', name='uq_indicator_target_year')
     )
     op.create_table('sale_change',
     sa.Column('id', sa.Integer(), nullable=False),

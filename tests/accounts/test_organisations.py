@@ -177,7 +177,7 @@ def test_only_platform_admins_verify_and_every_step_is_audited(app, factory):
             AuditEvent.action.in_(["organisation.verified", "organisation.suspended"])).order_by(AuditEvent.id)).all()
         assert [(e.actor_id, e.before["status"], e.after["status"]) for e in events] == [
             (admin.user_id, "pending", "verified"), (admin.user_id, "verified", "suspended")]
-    log = admin_client.get(f"/admin/auditoria?organizacion={coop_id}").get_data(as_text=True)
+    log = admin_client.get(f"/admin/auditoria?organizacion={coop_id}", follow_redirects=True).get_data(as_text=True)
     assert "organisation.suspended" in log and "Documentos vencidos" in log
 
 

@@ -1,0 +1,314 @@
+"""Streaming CSV and XLSX exports that are safe to open in a spreadsheet.
+
+Pure: imports no Flask. A view streams the result, e.g.::
+
+    Response(stream_with_context(csv_stream(header, rows)), mimetype="text/csv; charset=utf-8")
+    Response(iter_file(xlsx_file(header, rows, "Compras")), mimetype=XLSX_MIMETYPE)
+
+``rows`` may be any iterable (a generator over ``session.execute(...).yield_per(1000)``):
+neither format holds more than a small buffer of rows in memory.
+
+Formula injection (OWASP "CSV injection"): text that starts with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return, or the full-width ``＝ ＋ － ＠`` that some spreadsheets also
+evaluate, could run as a formula when a user opens the file. In CSV such text gets a leading
+single quote (``'=1+1``), which spreadsheets show and never evaluate. In XLSX it is written as a
+string cell, never a formula, with Excel's "quote prefix" style so editing the cell keeps it
+text; the value itself is unchanged. Only text is touched: an ``int``, ``float`` or ``Decimal``
+(``Decimal("-5")``) stays a number in both formats.
+
+Cell values by type:
+
+=================  =============================  ======================================
+Python value       CSV                            XLSX
+=================  =============================  ======================================
+None               empty                          blank cell
+str                text (quoted if dangerous)     string cell (codes like "05001" keep
+                                                  their leading zero)
+bool               ``true`` / ``false``           boolean cell
+int, Decimal,      plain digits, "." decimal      number cell (Decimal via float: Excel
+float              point, no exponent             keeps 15 significant digits; an int of
+                                                  16+ digits is written as text instead)
+date, datetime     ISO 8601 (``2025-03-01``,      date cell, ``yyyy-mm-dd`` or
+                   ``2025-03-01 14:30:00``)       ``yyyy-mm-dd hh:mm`` (time zone dropped)
+anything else      ``str(value)``, then as text   as text
+=================  =============================  ======================================
+
+CSV is UTF-8 with a byte-order mark, which is what makes Excel read accents right; it uses
+commas and a "." decimal point, so an Excel set to Spanish (Colombia), which expects ";" and
+",", opens it in one column: the XLSX export is the one to offer to spreadsheet users.
+
+XLSX holds at most ``EXCEL_MAX_ROWS`` (1,048,576) rows, header included. A longer export is
+cut: the last row of the sheet then says so (``truncated_note``) and the rest of ``rows`` is not
+read. The CSV has no such limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import xlsxwriter
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIMETYPE = "text/csv; charset=utf-8"
+BOM = "\ufeff"
+# Excel's rows per sheet, header included. Read when a file is written, so tests can lower it.
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
+EXCEL_MAX_CELL_CHARS = 32_767
+# Integers beyond 15 digits lose precision as Excel numbers: such values (ids) go out as text.
+EXCEL_MAX_EXACT_INT = 10**15
+CSV_FLUSH_EVERY = 500
+FILE_CHUNK = 64 * 1024
+
+# First characters that make a spreadsheet read a cell as a formula (OWASP), and the
+# full-width forms some spreadsheets normalise to them.
+FORMULA_TRIGGERS = frozenset("=+-@\t\r＝＋－＠")
+
+_NOTES = {
+    "es": "Exportación recortada: Excel admite como máximo {limit} filas por hoja; "
+          "se escribieron las primeras {written} filas de datos. Descargue el CSV para tenerlas todas.",
+    "en": "Export cut: Excel holds at most {limit} rows per sheet; the first {written} data "
+          "rows were written. Download the CSV to get them all.",
+}
+_DEFAULT_SHEET = {"es": "Datos", "en": "Data"}
+
+
+def _grouped(number: int, lang: str) -> str:
+    text = f"{number:,}"
+    return text.replace(",", ".") if lang == "es" else text
+
+
+def is_dangerous_text(value: str) -> bool:
+    """True when a spreadsheet could read ``value`` as a formula."""
+    return bool(value) and value[0] in FORMULA_TRIGGERS
+
+
+def neutralise(value: str) -> str:
+    """``value`` with a leading single quote when it could be read as a formula (for CSV)."""
+    return "'" + value if is_dangerous_text(value) else value
+
+
+def _number_text(value: int | float | Decimal) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    return str(value)
+
+
+def csv_cell(value: Any) -> str:
+    """One value as CSV text, following the table in the module docstring."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return _number_text(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return neutralise(str(value))
+
+
+def csv_stream(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    flush_every: int = CSV_FLUSH_EVERY,
+    bom: bool = True,
+) -> Iterator[str]:
+    """Yield the CSV text of ``header`` and ``rows`` in chunks, reading ``rows`` lazily.
+
+    The first chunk is the byte-order mark and the header (so a download starts at once);
+    each later chunk holds ``flush_every`` rows, the last one what remains. Lines end in
+    CRLF (RFC 4180); header cells are neutralised like any text.
+    """
+    flush_every = max(1, flush_every)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([csv_cell(name) for name in header])
+    yield (BOM if bom else "") + buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    pending = 0
+    for row in rows:
+        writer.writerow([csv_cell(value) for value in row])
+        pending += 1
+        if pending >= flush_every:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    if pending:
+        yield buffer.getvalue()
+
+
+def sheet_title(name: str | None, lang: str = "es") -> str:
+    """A name Excel accepts for a sheet: at most 31 characters, none of ``[]:*?/\\``."""
+    cleaned = re.sub(r"[\[\]:*?/\\\x00-\x1f]", "-", name or "").strip().strip("'").strip()
+    return cleaned[:31] or _DEFAULT_SHEET.get(lang, _DEFAULT_SHEET["es"])
+
+
+class _SheetWriter:
+    def __init__(self, workbook: xlsxwriter.Workbook, worksheet) -> None:
+        self.sheet = worksheet
+        self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
+        self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+        self.quoted = workbook.add_format({"quote_prefix": True})
+
+    def text(self, row: int, col: int, value: str, fmt=None) -> None:
+        if len(value) > EXCEL_MAX_CELL_CHARS:
+            value = value[: EXCEL_MAX_CELL_CHARS - 1] + "…"
+        if is_dangerous_text(value):
+            fmt = self.quoted
+        # write_string: never a formula, a number or a link, whatever the text looks like.
+        self.sheet.write_string(row, col, value, fmt)
+
+    def cell(self, row: int, col: int, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool):
+            self.sheet.write_boolean(row, col, value)
+        elif isinstance(value, int):
+            if abs(value) < EXCEL_MAX_EXACT_INT:
+                self.sheet.write_number(row, col, value)
+            else:
+                self.text(row, col, str(value))
+        elif isinstance(value, float | Decimal):
+            number = float(value)
+            if math.isfinite(number):
+                self.sheet.write_number(row, col, number)
+        elif isinstance(value, datetime):
+            self.sheet.write_datetime(row, col, value, self.datetime)
+        elif isinstance(value, date):
+            self.sheet.write_datetime(row, col, value, self.date)
+        else:
+            self.text(row, col, str(value))
+
+
+def xlsx_file(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    sheet_name: str | None = None,
+    *,
+    lang: str = "es",
+    truncated_note: str | None = None,
+    directory: str | os.PathLike | None = None,
+) -> Path:
+    """Write ``header`` and ``rows`` to a new temporary .xlsx file and return its path.
+
+    Rows are written one at a time in XlsxWriter's constant-memory mode. Past
+    ``EXCEL_MAX_ROWS`` the sheet is cut and its last row holds ``truncated_note`` (a default in
+    ``lang`` otherwise); the remaining rows are not read. The caller owns the file: stream it
+    with ``iter_file``, which deletes it, or delete it. On error the file is removed.
+    """
+    if len(header) > EXCEL_MAX_COLUMNS:
+        raise ValueError(f"XLSX holds at most {EXCEL_MAX_COLUMNS} columns")
+    lang = "en" if lang.startswith("en") else "es"
+    limit = EXCEL_MAX_ROWS
+    if limit < 3:
+        raise ValueError("EXCEL_MAX_ROWS must leave room for a header, a row and the note")
+    handle, name = tempfile.mkstemp(prefix="export-", suffix=".xlsx", dir=directory)
+    os.close(handle)
+    path = Path(name)
+    workbook = xlsxwriter.Workbook(str(path), {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_numbers": False,
+        "strings_to_urls": False,
+        "remove_timezone": True,
+        "tmpdir": str(directory) if directory else None,
+    })
+    try:
+        sheet = workbook.add_worksheet(sheet_title(sheet_name, lang))
+        out = _SheetWriter(workbook, sheet)
+        bold = workbook.add_format({"bold": True})
+        for col, name_ in enumerate(header):
+            out.text(0, col, str(name_), bold)
+            sheet.set_column(col, col, min(60, max(10, len(str(name_)) + 2)))
+        sheet.freeze_panes(1, 0)
+        # Data rows go in sheet rows 1 .. limit-1; the last of them is kept for the note
+        # unless the data ends exactly there.
+        iterator = iter(rows)
+        row_index = 0
+        truncated = False
+        for values in iterator:
+            if row_index + 1 == limit - 1 and next(iterator, _END) is not _END:
+                truncated = True
+                break
+            row_index += 1
+            for col, value in enumerate(values):
+                out.cell(row_index, col, value)
+        if truncated:
+            note = truncated_note or _NOTES[lang].format(limit=_grouped(limit, lang), written=_grouped(row_index, lang))
+            out.text(row_index + 1, 0, note, workbook.add_format({"bold": True, "italic": True}))
+        if header:
+            sheet.autofilter(0, 0, max(row_index, 1), len(header) - 1)
+        workbook.close()
+    except BaseException:
+        # Already failing: the original error is the one worth raising.
+        with contextlib.suppress(Exception):
+            workbook.close()
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+_END = object()
+
+
+class FileChunks:
+    """Iterate over a file in chunks, then close it and delete it.
+
+    Returned by ``iter_file``. A WSGI server calls ``close()`` when the response ends, even when
+    the client went away before the first chunk, so the temporary file is removed either way
+    (a plain generator's ``finally`` would not run if it never started).
+    """
+
+    def __init__(self, source: str | os.PathLike | IO[bytes], chunk_size: int = FILE_CHUNK) -> None:
+        self.chunk_size = chunk_size
+        if isinstance(source, str | os.PathLike):
+            self.path: Path | None = Path(source)
+            self.file: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        else:
+            self.file = source
+            name = getattr(source, "name", None)
+            self.path = Path(name) if isinstance(name, str) and os.path.isfile(name) else None
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while chunk := self.file.read(self.chunk_size):
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.file.close()
+        finally:
+            if self.path is not None:
+                self.path.unlink(missing_ok=True)
+
+
+def iter_file(source: str | os.PathLike | IO[bytes], chunk_size: int = FILE_CHUNK) -> FileChunks:
+    """Stream a file (a path, or a binary file object) in ``chunk_size`` pieces, then delete it.
+
+    A file object is closed, and its file deleted when its ``name`` is a path on disk.
+    """
+    return FileChunks(source, chunk_size)

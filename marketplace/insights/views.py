@@ -1,0 +1,373 @@
+"""Staff dashboards (indicators, trends, anomalies, the audit trail), every table exportable
+as CSV or XLSX, and the buyer's sourcing report (page, CSV, PDF). Charts are SVG drawn on
+the server, each with its table beside it; no JavaScript."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from marketplace.accounts.models import Role
+from marketplace.catalog import services as catalog_services
+from marketplace.core import geography
+from marketplace.core.access import staff_required
+from marketplace.core.errors import DomainError
+from marketplace.core.formatting import cop, kg, number, percent
+from marketplace.core.types import parse_decimal
+from marketplace.extensions import db
+from marketplace.insights import charts, exports, report_pdf, services
+from marketplace.insights.models import SaleFact
+from marketplace.orders.forms import PlainForm
+
+bp = Blueprint("insights", __name__, template_folder="templates")
+BUYER = (Role.BUYER_ADMIN, Role.BUYER_PURCHASER)
+AUDIT_PAGE = 50
+
+
+def _lang() -> str:
+    return str(get_locale() or "es")[:2]
+
+
+def _month_label(month: date) -> str:
+    return month.strftime("%Y-%m")
+
+
+def _filters(require_product: bool = False) -> services.Filters:
+    args = request.args
+    product = args.get("producto", "")
+    product_id = int(product) if product.isdigit() and len(product) < 10 else None
+    if product and product_id is None:
+        raise DomainError(_("Ese producto no existe."), "product")
+    if require_product and product_id is None:
+        first = catalog_services.active_products()
+        product_id = first[0].id if first else None
+    return services.make_filters(
+        services.parse_month(args.get("desde"), "start"), services.parse_month(args.get("hasta"), "end"),
+        product_id, args.get("departamento") or None, args.get("subregion") or None, args.get("municipio") or None)
+
+
+def _choices() -> dict:
+    return {"products": catalog_services.active_products(), "departments": geography.departments(),
+            "subregions": geography.pdet_subregions()}
+
+
+def _problem(error: DomainError, template: str, **context):
+    """A bad filter: the page says what is wrong, with the filter form to fix it."""
+    return render_template(template, problem=error.message, args=request.args, **_choices(), **context), \
+        error.status_code
+
+
+def _export(name: str, header: list[str], rows) -> Response:
+    """Stream ``rows`` as CSV (never built in memory) or XLSX (written row by row to a
+    temporary file, then streamed and deleted)."""
+    kind = request.args.get("formato")
+    stamp = date.today().isoformat()
+    if kind == "xlsx":
+        path = exports.xlsx_file(header, rows, name, lang=_lang())
+        response = Response(exports.iter_file(path),
+                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.xlsx"'
+        return response
+    response = Response(stream_with_context(exports.csv_stream(header, rows)), mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response
+
+
+def _wants_export() -> bool:
+    kind = request.args.get("formato")
+    if kind not in (None, "", "csv", "xlsx"):
+        abort(400)
+    return kind in ("csv", "xlsx")
+
+
+# ---------------------------------------------------------------- indicators
+
+
+@bp.get("/seguimiento")
+@staff_required
+def index():
+    return redirect(url_for("insights.indicators"))
+
+
+@bp.get("/seguimiento/indicadores")
+@staff_required
+def indicators():
+    try:
+        f = _filters()
+        result = services.impact(f)
+    except DomainError as error:
+        db.session.rollback()
+        return _problem(error, "insights/indicators.html", result=None)
+    db.session.commit()
+    header = [_("Mes")] + [row.label for row in result.rows]
+    table = [[m] + [row.monthly[i][1] for row in result.rows] for i, m in enumerate(f.months)]
+    if _wants_export():
+        return _export("indicadores", header, ([_month_label(r[0])] + r[1:] for r in table))
+    labels = [_month_label(m) for m in f.months]
+    by_code = {row.code: row for row in result.rows}
+    income = charts.bar_chart([charts.Series(_("Ingresos (COP)"), list(zip(labels, [v for _m, v in
+                                                                               by_code["income_cop"].monthly],
+                                                                          strict=True)))],
+                              title=_("Ingresos que llegan a las cooperativas, por mes"), y_label="COP",
+                              lang=_lang())
+    reach = charts.line_chart([
+        charts.Series(_("Cooperativas con ventas"), list(zip(labels, [v for _m, v in by_code["cooperatives"].monthly],
+                                                             strict=True))),
+        charts.Series(_("Alianzas"), list(zip(labels, [v for _m, v in by_code["alliances"].monthly], strict=True))),
+        charts.Series(_("Alianzas con compras repetidas"),
+                      list(zip(labels, [v for _m, v in by_code["repeat_alliances"].monthly], strict=True))),
+    ], title=_("Cooperativas y alianzas por mes"), include_zero=True, lang=_lang())
+    shares = charts.line_chart([
+        charts.Series(_("Lideradas por mujeres"), [(lab, v * 100 if v is not None else None) for lab, (_m, v) in
+                                                   zip(labels, by_code["women_share"].monthly, strict=True)]),
+        charts.Series(_("Lideradas por jóvenes"), [(lab, v * 100 if v is not None else None) for lab, (_m, v) in
+                                                   zip(labels, by_code["youth_share"].monthly, strict=True)]),
+    ], title=_("Participación en los ingresos (%)"), y_label="%", include_zero=True, lang=_lang())
+    return render_template("insights/indicators.html", result=result, table=table, header=header,
+                           charts=[income, reach, shares], args=request.args, form=PlainForm(),
+                           indicator_names=services.INDICATORS, **_choices())
+
+
+@bp.post("/seguimiento/metas")
+@staff_required
+def set_target():
+    form = PlainForm()
+    if form.validate_on_submit():
+        year = request.form.get("year", "")
+        try:
+            services.set_target(current_user, request.form.get("indicator"),
+                                int(year) if year.isdigit() and len(year) == 4 else None,
+                                parse_decimal(request.form.get("target", "")))
+            db.session.commit()
+            flash(_("Meta guardada."), "success")
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+    return redirect(url_for("insights.indicators", **{k: v for k, v in request.args.items()}))
+
+
+# ---------------------------------------------------------------- trends
+
+
+@bp.get("/seguimiento/tendencias")
+@staff_required
+def trends():
+    try:
+        f = _filters(require_product=True)
+        result = services.trends(f)
+    except DomainError as error:
+        db.session.rollback()
+        return _problem(error, "insights/trends.html", result=None)
+    db.session.commit()
+    header = [_("Mes"), _("Mediana COP/kg"), _("P25 COP/kg"), _("P75 COP/kg"), _("Kg"), _("Ingresos COP"),
+              _("Logística COP"), _("Pedidos (por cooperativa)"), _("Participación en finca"),
+              _("Participación de la última milla")]
+    table = [[m.month, m.median, m.q1, m.q3, m.kg, m.cop, m.logistics_cop, m.parts, m.farm_gate_share,
+              m.last_mile_share] for m in result.months]
+    if _wants_export():
+        return _export("tendencias", header, ([_month_label(r[0])] + r[1:] for r in table))
+    labels = [_month_label(m.month) for m in result.months]
+    price = charts.line_chart(
+        [charts.Series(_("Mediana del precio pagado (COP/kg)"), [(lab, m.median) for lab, m in
+                                                                 zip(labels, result.months, strict=True)])],
+        band=[(lab, m.q1, m.q3) for lab, m in zip(labels, result.months, strict=True)],
+        title=_("Precio pagado a las cooperativas: %(p)s, %(r)s", p=f.product.name, r=f.region_label),
+        y_label="COP/kg", lang=_lang())
+    volume = charts.bar_chart([charts.Series(_("Kg"), [(lab, m.kg) for lab, m in
+                                                      zip(labels, result.months, strict=True)])],
+                              title=_("Volumen vendido por mes (kg)"), y_label="kg", lang=_lang())
+    shares = charts.line_chart([
+        charts.Series(_("Llega a la cooperativa (%)"), [(lab, m.farm_gate_share * 100 if m.farm_gate_share is not None
+                                                         else None) for lab, m in zip(labels, result.months,
+                                                                                      strict=True)]),
+        charts.Series(_("Última milla (%)"), [(lab, m.last_mile_share * 100 if m.last_mile_share is not None else None)
+                                              for lab, m in zip(labels, result.months, strict=True)]),
+    ], title=_("Reparto del precio puesto en destino"), y_label="%", include_zero=True, lang=_lang())
+    wholesale = None
+    if result.sipsa is not None:
+        wholesale = charts.line_chart(
+            [charts.Series(_("Precio mayorista medio (COP/kg)"), [(_month_label(m), v) for m, v in
+                                                                  result.sipsa.months])],
+            title=_("SIPSA (DANE): %(p)s en %(m)s", p=result.sipsa.product, m=result.sipsa.market),
+            y_label="COP/kg", lang=_lang())
+    return render_template("insights/trends.html", result=result, table=table, header=header,
+                           charts=[price, volume, shares], wholesale=wholesale, args=request.args, **_choices())
+
+
+# ---------------------------------------------------------------- anomalies
+
+
+@bp.get("/seguimiento/anomalias")
+@staff_required
+def anomalies():
+    try:
+        f = _filters(require_product=True)
+        result = services.anomalies(f)
+    except DomainError as error:
+        db.session.rollback()
+        return _problem(error, "insights/anomalies.html", result=None)
+    db.session.commit()
+    header = [_("Fecha"), _("Línea"), _("Pedido"), _("Municipio"), _("Cooperativa"), _("Comprador"), _("COP/kg"),
+              _("Mediana del mes COP/kg"), _("Señal"), _("Revisiones")]
+    table = [[x.fact.day, x.fact.line_id, x.fact.order_id, x.fact.municipality_code, x.fact.cooperative_id,
+              x.fact.buyer_id, x.fact.price_per_kg, x.reference, x.flag, len(x.reviews)] for x in result.flagged]
+    if _wants_export():
+        return _export("anomalias", header, table)
+    figures = []
+    for series in filter(None, (result.platform, result.reference)):
+        if series.alps:
+            figures.append(charts.line_chart(
+                [charts.Series("ALPS", [(_month_label(p.month), p.value) for p in series.alps])],
+                title=_("ALPS: %(s)s", s=series.label), lang=_lang(), include_zero=True))
+        if series.ipa:
+            figures.append(charts.line_chart(
+                [charts.Series("IPA", [(_month_label(p.month), p.value) for p in series.ipa])],
+                title=_("IPA: %(s)s", s=series.label), lang=_lang(), include_zero=True))
+    return render_template("insights/anomalies.html", result=result, charts=figures, args=request.args,
+                           form=PlainForm(), outcomes=services.REVIEW_OUTCOMES, **_choices())
+
+
+@bp.post("/seguimiento/transacciones/<int:line_id>/revision")
+@staff_required
+def review(line_id: int):
+    form = PlainForm()
+    if form.validate_on_submit():
+        try:
+            services.review_transaction(current_user, line_id, request.form.get("outcome"), request.form.get("note"))
+            db.session.commit()
+            flash(_("Revisión registrada en la auditoría."), "success")
+        except DomainError as error:
+            db.session.rollback()
+            if error.status_code == 404:
+                abort(404)
+            flash(error.message, "error")
+    back = request.form.get("next", "")
+    return redirect(back if back.startswith("/seguimiento/") else url_for("insights.anomalies"))
+
+
+@bp.get("/seguimiento/ventas")
+@staff_required
+def sales_export():
+    """Every sale line in the filters, streamed (there may be millions)."""
+    try:
+        f = _filters()
+    except DomainError as error:
+        return _problem(error, "insights/trends.html", result=None)
+    stmt = (db.select(SaleFact.day, SaleFact.line_id, SaleFact.order_id, SaleFact.product_id,
+                      SaleFact.municipality_code, SaleFact.department_code, SaleFact.pdet_subregion,
+                      SaleFact.cooperative_id, SaleFact.buyer_id, SaleFact.women_led, SaleFact.youth_led,
+                      SaleFact.price_per_kg, SaleFact.kg, SaleFact.cop, SaleFact.logistics_cop)
+            .where(*services._conditions(SaleFact, f)).order_by(SaleFact.month, SaleFact.line_id))
+    services.rollups.refresh()
+    db.session.commit()
+    header = [_("Fecha"), _("Línea"), _("Pedido"), _("Producto"), _("Municipio"), _("Departamento"),
+              _("Subregión PDET"), _("Cooperativa"), _("Comprador"), _("Liderada por mujeres"),
+              _("Liderada por jóvenes"), _("COP/kg"), _("Kg"), _("COP"), _("Logística COP")]
+    if request.args.get("formato") not in (None, "", "csv", "xlsx"):
+        abort(400)
+    rows = db.session.execute(stmt.execution_options(yield_per=2000))
+    return _export("ventas", header, (tuple(r) for r in rows))
+
+
+# ---------------------------------------------------------------- audit trail
+
+
+@bp.get("/seguimiento/auditoria")
+@staff_required
+def audit():
+    args = request.args
+    try:
+        filters = services.AuditFilters(
+            who=args.get("quien") or None, organisation=args.get("organizacion") or None,
+            object_type=args.get("objeto") or None, object_id=args.get("id") or None,
+            action=args.get("accion") or None,
+            start=_day(args.get("desde"), "start"), end=_day(args.get("hasta"), "end"))
+        stmt = services.audit_statement(filters)
+    except DomainError as error:
+        return render_template("insights/audit.html", problem=error.message, page=None, args=args,
+                               object_types=services.audit_object_types()), error.status_code
+    if _wants_export():
+        header = [_("Cuándo"), _("Acción"), _("Objeto"), _("Id"), _("Usuario"), _("Organización"), _("Antes"),
+                  _("Después"), _("Nota")]
+        events = db.session.scalars(stmt.execution_options(yield_per=1000))
+        return _export("auditoria", header, ((e.occurred_at, e.action, e.object_type, e.object_id, e.actor_id,
+                                              e.organisation_id, _json(e.before), _json(e.after), e.note)
+                                             for e in events))
+    page = db.paginate(stmt, per_page=AUDIT_PAGE, error_out=False, max_per_page=AUDIT_PAGE)
+    return render_template("insights/audit.html", page=page, args=args, problem=None,
+                           object_types=services.audit_object_types())
+
+
+def _day(text: str | None, name: str) -> date | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise DomainError(_("Escriba la fecha como AAAA-MM-DD."), name) from None
+
+
+def _json(value) -> str:
+    import json
+
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+# ---------------------------------------------------------------- the buyer's report
+
+
+@bp.get("/impacto")
+@login_required
+def buyer_report():
+    if not (current_user.has_role(*BUYER) or current_user.is_staff):
+        abort(403)
+    buyer_arg = request.args.get("comprador", "")
+    try:
+        buyer = services.report_buyer(current_user, int(buyer_arg) if buyer_arg.isdigit() and len(buyer_arg) < 10
+                                      else None)
+        f = _filters()
+        report = services.buyer_report(buyer, f)
+    except DomainError as error:
+        db.session.rollback()
+        if error.status_code in (403, 404):
+            abort(error.status_code)
+        return render_template("insights/buyer_report.html", problem=error.message, report=None, args=request.args,
+                               **_choices()), error.status_code
+    db.session.commit()
+    kind = request.args.get("formato")
+    if kind == "pdf":
+        body = report_pdf.buyer_report_pdf(report.as_dict(), lang=_lang())
+        response = Response(body, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="impacto-{date.today().isoformat()}.pdf"'
+        return response
+    if _wants_export():
+        header = [_("Municipio"), _("Departamento"), _("Subregión PDET"), _("Producto"), _("Kg"), _("COP")]
+        return _export("impacto", header, ((r["municipality"], r["department"], r["pdet_subregion"], r["product"],
+                                            r["kg"], r["cop"]) for r in report.rows))
+    chart = charts.bar_chart(
+        [charts.Series(_("COP"), [(r["municipality"], r["cop"]) for r in report.rows[:12]])],
+        title=_("Compras por municipio de origen (COP)"), y_label="COP", lang=_lang())
+    return render_template("insights/buyer_report.html", report=report, chart=chart, args=request.args,
+                           problem=None, **_choices())
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def insights_helpers():
+        return {"fmt_cop": cop, "fmt_kg": kg, "fmt_number": number, "fmt_percent": percent,
+                "month_label": _month_label}

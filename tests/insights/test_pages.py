@@ -1,0 +1,116 @@
+"""The staff dashboards and the buyer's report, as staff, buyers and cooperatives use them."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from marketplace.core.models import AuditEvent
+from marketplace.extensions import db
+from marketplace.insights.models import TransactionReview
+from marketplace.orders import services
+from marketplace.orders.models import OrderLine, OrderPart
+from tests.conftest import login
+from tests.orders.conftest import market  # noqa: F401  (fixture)
+from tests.orders.helpers import place, user
+
+STAFF_PAGES = ("/seguimiento/indicadores", "/seguimiento/tendencias", "/seguimiento/anomalias",
+               "/seguimiento/auditoria", "/seguimiento/ventas")
+
+
+@pytest.fixture
+def sold(app, market):  # noqa: F811
+    """An accepted order from both cooperatives: two sale lines."""
+    order_id = place(app, market, [(market.listing_a, "100", "kg"), (market.listing_b, "50", "kg")])
+    with app.app_context():
+        for part in db.session.scalars(select(OrderPart).where(OrderPart.order_id == order_id)):
+            manager = market.manager_a if part.cooperative_id == market.coop_a else market.manager_b
+            services.accept(user(manager), part)
+        db.session.commit()
+    return market
+
+
+def test_staff_read_every_dashboard_and_others_are_refused(app, sold, factory):
+    auditor = app.test_client()
+    login(auditor, factory.staff())
+    for path in STAFF_PAGES:
+        assert auditor.get(path).status_code == 200, path
+    html = auditor.get("/seguimiento/indicadores").get_data(as_text=True)
+    assert "<svg" in html and "<script" not in html.split("<main")[-1]
+    trends = auditor.get("/seguimiento/tendencias").get_data(as_text=True)
+    assert "Mediana" in trends
+    for who in (sold.buyer, sold.manager_a):
+        client = app.test_client()
+        login(client, who)
+        for path in STAFF_PAGES:
+            assert client.get(path).status_code == 403, (who, path)
+
+
+def test_exports_are_csv_and_xlsx_and_bad_filters_change_nothing(app, sold, factory):
+    auditor = app.test_client()
+    login(auditor, factory.staff())
+    with app.app_context():
+        product = db.session.scalar(select(OrderLine.product_id))
+    response = auditor.get(f"/seguimiento/ventas?formato=csv&producto={product}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 3  # header and the two sale lines
+    xlsx = auditor.get("/seguimiento/indicadores?formato=xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    for query in ("desde=2026-05&hasta=2026-01", "producto=999999", "departamento=98", "subregion=Narnia",
+                  "municipio=00000", "desde=mayo"):
+        bad = auditor.get(f"/seguimiento/tendencias?{query}")
+        assert bad.status_code == 422, query
+        assert 'role="alert"' in bad.get_data(as_text=True)
+    assert auditor.get("/seguimiento/indicadores?formato=exe").status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
+
+
+def test_auditors_record_reviews_which_reach_the_audit_trail(app, sold, factory):
+    auditor = app.test_client()
+    login(auditor, factory.staff())
+    with app.app_context():
+        line_id = db.session.scalar(select(OrderLine.id))
+    empty = auditor.post(f"/seguimiento/transacciones/{line_id}/revision", data={"outcome": "justified", "note": ""})
+    assert empty.status_code == 302
+    ok = auditor.post(f"/seguimiento/transacciones/{line_id}/revision",
+                      data={"outcome": "justified", "note": "Cacao fino de aroma con prima pactada."})
+    assert ok.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TransactionReview)) == 1
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "transaction.reviewed"))
+        assert event.after["outcome"] == "justified"
+    found = auditor.get("/seguimiento/auditoria?accion=transaction.reviewed").get_data(as_text=True)
+    assert "Cacao fino de aroma" in found
+    # An auditor changes nothing else: targets are for platform admins.
+    assert auditor.post("/seguimiento/metas", data={"indicator": "volume_kg", "year": "2026",
+                                                    "target": "1000"}).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "indicator.target_set")) == 0
+
+
+def test_a_buyer_downloads_its_own_report_and_nobody_elses(app, sold, factory):
+    buyer = app.test_client()
+    login(buyer, sold.buyer)
+    page = buyer.get("/impacto").get_data(as_text=True)
+    assert "Asociación Cacaotera de Tumaco" not in page  # cooperatives are counted, not named
+    assert "Tumaco" in page
+    pdf = buyer.get("/impacto?formato=pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    data = buyer.get("/impacto?formato=csv").get_data(as_text=True)
+    assert "Tumaco" in data
+    _other_id, other = factory.buyer()
+    stranger = app.test_client()
+    login(stranger, other)
+    assert "Tumaco" not in stranger.get("/impacto").get_data(as_text=True)
+    assert "Tumaco" not in stranger.get(f"/impacto?comprador={sold.buyer_id}&formato=csv").get_data(as_text=True)
+    coop = app.test_client()
+    login(coop, sold.manager_a)
+    assert coop.get("/impacto").status_code == 403
