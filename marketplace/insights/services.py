@@ -18,7 +18,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, distinct, func, or_, select
 
 from marketplace.accounts.models import Buyer, Organisation, User
 from marketplace.catalog import sipsa
@@ -453,54 +453,49 @@ class Impact:
 
 
 def impact(f: Filters) -> Impact:
-    """Each indicator over the period, month by month, with its target for the period's last year."""
+    """Each indicator over the period, month by month, with its target for the period's last year.
+    Sums and distinct counts are computed by the database over the monthly rollups."""
     rollups.refresh()
     conds = _conditions(SalesMonth, f)
-    base = select(SalesMonth.month, SalesMonth.cooperative_id, SalesMonth.buyer_id, SalesMonth.municipality_code,
-                  SalesMonth.pdet_subregion, SalesMonth.women_led, SalesMonth.youth_led, SalesMonth.kg,
-                  SalesMonth.cop).where(*conds)
     months = f.months
-    income = dict.fromkeys(months, Decimal(0))
-    volume = dict.fromkeys(months, Decimal(0))
-    women = dict.fromkeys(months, Decimal(0))
-    youth = dict.fromkeys(months, Decimal(0))
-    coops, pdet_places, subregions, pairs = (defaultdict(set) for _ in range(4))
-    for month, coop, buyer, place, subregion, women_led, youth_led, kg, cop in db.session.execute(base):
-        cop, kg = Decimal(cop), Decimal(kg)
-        income[month] += cop
-        volume[month] += kg
-        if women_led:
-            women[month] += cop
-        if youth_led:
-            youth[month] += cop
-        coops[month].add(coop)
+    pdet_place = case((SalesMonth.pdet_subregion.is_not(None), SalesMonth.municipality_code))
+    counts = (func.count(distinct(SalesMonth.cooperative_id)), func.count(distinct(pdet_place)),
+              func.count(distinct(SalesMonth.pdet_subregion)))
+    per_month = {m: (Decimal(0), Decimal(0), Decimal(0), Decimal(0), 0, 0, 0) for m in months}
+    for month, cop, kg, women, youth, coops, places, subregions in db.session.execute(
+            select(SalesMonth.month, func.sum(SalesMonth.cop), func.sum(SalesMonth.kg),
+                   func.sum(case((SalesMonth.women_led.is_(True), SalesMonth.cop), else_=0)),
+                   func.sum(case((SalesMonth.youth_led.is_(True), SalesMonth.cop), else_=0)), *counts)
+            .where(*conds).group_by(SalesMonth.month)):
+        per_month[month] = (Decimal(cop or 0), Decimal(kg or 0), Decimal(women or 0), Decimal(youth or 0),
+                            int(coops), int(places), int(subregions))
+    total_coops, total_places, total_subregions = db.session.execute(select(*counts).where(*conds)).one()
+    pairs: dict[date, set] = defaultdict(set)
+    for buyer, coop, month in db.session.execute(
+            select(SalesMonth.buyer_id, SalesMonth.cooperative_id, SalesMonth.month).where(*conds).distinct()):
         pairs[month].add((buyer, coop))
-        if subregion:
-            pdet_places[month].add(place)
-            subregions[month].add(subregion)
-
-    def union(sets):
-        return set().union(*(sets[m] for m in months)) if months else set()
-
-    pair_months = defaultdict(int)
+    pair_months: dict[tuple, int] = defaultdict(int)
     for m in months:
         for pair in pairs[m]:
             pair_months[pair] += 1
-    total_income = sum(income.values(), Decimal(0))
+
+    def column(index):
+        return [(m, per_month[m][index]) for m in months]
+
+    income = sum((v[0] for v in per_month.values()), Decimal(0))
+    women = sum((v[2] for v in per_month.values()), Decimal(0))
+    youth = sum((v[3] for v in per_month.values()), Decimal(0))
     rows = [
-        IndicatorRow("income_cop", str(INDICATORS["income_cop"]), total_income, [(m, income[m]) for m in months]),
-        IndicatorRow("volume_kg", str(INDICATORS["volume_kg"]), sum(volume.values(), Decimal(0)),
-                     [(m, volume[m]) for m in months]),
-        IndicatorRow("cooperatives", str(INDICATORS["cooperatives"]), len(union(coops)),
-                     [(m, len(coops[m])) for m in months]),
-        IndicatorRow("pdet_municipalities", str(INDICATORS["pdet_municipalities"]), len(union(pdet_places)),
-                     [(m, len(pdet_places[m])) for m in months]),
-        IndicatorRow("pdet_subregions", str(INDICATORS["pdet_subregions"]), len(union(subregions)),
-                     [(m, len(subregions[m])) for m in months]),
-        IndicatorRow("women_share", str(INDICATORS["women_share"]), _ratio(sum(women.values(), Decimal(0)), total_income),
-                     [(m, _ratio(women[m], income[m])) for m in months]),
-        IndicatorRow("youth_share", str(INDICATORS["youth_share"]), _ratio(sum(youth.values(), Decimal(0)), total_income),
-                     [(m, _ratio(youth[m], income[m])) for m in months]),
+        IndicatorRow("income_cop", str(INDICATORS["income_cop"]), income, column(0)),
+        IndicatorRow("volume_kg", str(INDICATORS["volume_kg"]), sum((v[1] for v in per_month.values()), Decimal(0)),
+                     column(1)),
+        IndicatorRow("cooperatives", str(INDICATORS["cooperatives"]), int(total_coops), column(4)),
+        IndicatorRow("pdet_municipalities", str(INDICATORS["pdet_municipalities"]), int(total_places), column(5)),
+        IndicatorRow("pdet_subregions", str(INDICATORS["pdet_subregions"]), int(total_subregions), column(6)),
+        IndicatorRow("women_share", str(INDICATORS["women_share"]), _ratio(women, income),
+                     [(m, _ratio(per_month[m][2], per_month[m][0])) for m in months]),
+        IndicatorRow("youth_share", str(INDICATORS["youth_share"]), _ratio(youth, income),
+                     [(m, _ratio(per_month[m][3], per_month[m][0])) for m in months]),
         IndicatorRow("alliances", str(INDICATORS["alliances"]), len(pair_months),
                      [(m, len(pairs[m])) for m in months]),
         IndicatorRow("repeat_alliances", str(INDICATORS["repeat_alliances"]),
