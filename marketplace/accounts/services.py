@@ -402,6 +402,14 @@ def update_cooperative(actor: User, coop: Cooperative, data: CooperativeData, re
     if new:
         audit.record("organisation.updated", "organisation", coop.id, actor=actor,
                      organisation_id=coop.id, before=old, after=new, remote_addr=remote_addr)
+        if {"members_total", "members_women", "members_youth"} & set(new):
+            for hook in COOPERATIVE_CHANGED_HOOKS:
+                hook(coop.id)
+
+
+# Readers that keep figures derived from a cooperative's membership (the insights' rollups
+# count sales of women- and youth-led cooperatives) register here; accounts imports nothing of theirs.
+COOPERATIVE_CHANGED_HOOKS: list = []
 
 
 def update_buyer(actor: User, buyer: Buyer, data: BuyerData, remote_addr=None) -> None:

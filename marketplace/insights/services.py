@@ -18,7 +18,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import and_, case, distinct, func, insert, literal, or_, select
 
 from marketplace.accounts.models import Buyer, Organisation, User
 from marketplace.catalog import sipsa
@@ -267,6 +267,11 @@ def trends(f: Filters) -> Trends:
         row = by_month[month]
         row.kg, row.cop, row.logistics_cop = Decimal(kg or 0), Decimal(cop or 0), Decimal(logistics_cop or 0)
         row.parts, row.lines = int(parts or 0), int(lines or 0)
+    # An order part counts once a month, whatever municipalities its lines come from.
+    for month, parts in db.session.execute(
+            select(SaleFact.month, func.count(distinct(SaleFact.part_id)))
+            .where(*_conditions(SaleFact, f)).group_by(SaleFact.month)):
+        by_month[month].parts = int(parts)
     for month, (values, weights) in price_distribution(f).items():
         summary = indicators.weighted_median_iqr(values, weights)
         row = by_month[month]
@@ -543,6 +548,17 @@ def set_target(actor: User, indicator: str | None, year: int | None, target: Dec
     return row
 
 
+def requeue_cooperative(cooperative_id: int) -> None:
+    """A cooperative's membership changed (so may its women- or youth-led flag): queue its
+    sales so the next refresh recounts them, in the same transaction as the change."""
+    from marketplace.orders.models import OrderPart, SaleChange
+
+    db.session.execute(insert(SaleChange).from_select(
+        ["part_id", "changed_at"],
+        select(OrderPart.id, literal(utcnow())).where(OrderPart.cooperative_id == cooperative_id,
+                                                      OrderPart.status.in_(rollups.SALE_STATUSES))))
+
+
 # ------------------------------------------------------------------- the buyer's report
 
 
@@ -627,6 +643,9 @@ class AuditFilters:
 
 def audit_statement(f: AuditFilters):
     """Audit events matching the filters, newest first."""
+    for value, name in ((f.start, "start"), (f.end, "end")):
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise DomainError(_l("Elija fechas entre 2000 y 2100."), name)
     if f.start and f.end and f.start > f.end:
         raise DomainError(_l("El periodo está al revés: «desde» debe ser anterior o igual a «hasta»."), "start")
     stmt = select(AuditEvent)

@@ -27,6 +27,7 @@ from marketplace.core import geography
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.formatting import cop, kg, number, percent
+from marketplace.core.models import AuditEvent
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
 from marketplace.insights import charts, exports, report_pdf, services
@@ -85,6 +86,33 @@ def _export(name: str, header: list[str], rows) -> Response:
     response = Response(stream_with_context(exports.csv_stream(header, rows)), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response
+
+
+def _batches(stmt, key, *, ascending: bool, scalars: bool = False, size: int = 2000):
+    """Rows of ``stmt`` in batches by ``key`` (keyset pagination): memory stays bounded
+    however many rows there are, and no cursor has to outlive a transaction."""
+    last = None
+    while True:
+        page = stmt
+        if last is not None:
+            page = page.where(key > last if ascending else key < last)
+        page = page.order_by(key.asc() if ascending else key.desc()).limit(size)
+        rows = (db.session.scalars(page) if scalars else db.session.execute(page)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row if scalars else tuple(row)
+        last = getattr(rows[-1], key.key) if scalars else rows[-1][_position(page, key)]
+        db.session.expunge_all()
+        if len(rows) < size:
+            return
+
+
+def _position(stmt, key) -> int:
+    for index, column in enumerate(stmt.selected_columns):
+        if column.key == key.key:
+            return index
+    raise ValueError(key)
 
 
 def _wants_export() -> bool:
@@ -271,7 +299,7 @@ def sales_export():
                       SaleFact.municipality_code, SaleFact.department_code, SaleFact.pdet_subregion,
                       SaleFact.cooperative_id, SaleFact.buyer_id, SaleFact.women_led, SaleFact.youth_led,
                       SaleFact.price_per_kg, SaleFact.kg, SaleFact.cop, SaleFact.logistics_cop)
-            .where(*services._conditions(SaleFact, f)).order_by(SaleFact.month, SaleFact.line_id))
+            .where(*services._conditions(SaleFact, f)))
     services.rollups.refresh()
     db.session.commit()
     header = [_("Fecha"), _("Línea"), _("Pedido"), _("Producto"), _("Municipio"), _("Departamento"),
@@ -279,8 +307,7 @@ def sales_export():
               _("Liderada por jóvenes"), _("COP/kg"), _("Kg"), _("COP"), _("Logística COP")]
     if request.args.get("formato") not in (None, "", "csv", "xlsx"):
         abort(400)
-    rows = db.session.execute(stmt.execution_options(yield_per=2000))
-    return _export("ventas", header, (tuple(r) for r in rows))
+    return _export("ventas", header, _batches(stmt, SaleFact.line_id, ascending=True))
 
 
 # ---------------------------------------------------------------- audit trail
@@ -303,7 +330,7 @@ def audit():
     if _wants_export():
         header = [_("Cuándo"), _("Acción"), _("Objeto"), _("Id"), _("Usuario"), _("Organización"), _("Antes"),
                   _("Después"), _("Nota")]
-        events = db.session.scalars(stmt.execution_options(yield_per=1000))
+        events = _batches(stmt.order_by(None), AuditEvent.id, ascending=False, scalars=True)
         return _export("auditoria", header, ((e.occurred_at, e.action, e.object_type, e.object_id, e.actor_id,
                                               e.organisation_id, _json(e.before), _json(e.after), e.note)
                                              for e in events))
@@ -367,6 +394,11 @@ def buyer_report():
 
 
 def init_app(app) -> None:
+    from marketplace.accounts import services as accounts
+
+    if services.requeue_cooperative not in accounts.COOPERATIVE_CHANGED_HOOKS:
+        accounts.COOPERATIVE_CHANGED_HOOKS.append(services.requeue_cooperative)
+
     @app.context_processor
     def insights_helpers():
         return {"fmt_cop": cop, "fmt_kg": kg, "fmt_number": number, "fmt_percent": percent,

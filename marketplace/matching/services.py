@@ -538,7 +538,10 @@ def _build(demands: list[Demand], today: date):
             supply(key, item, kg, offer.price_per_kg, max(item.available_from, offer.ready_date), None,
                    {f"d{offer.demand_id}"})
             sources[key] = _Source(item, offer)
-        keys = {k for k, d in keyed.items() if k not in answered and _listing_fits(item, d)}
+        # Region is the buyer's hard limit; grade and timing are left to the optimiser, which
+        # then reports them as the reason a demand is not met.
+        keys = {k for k, d in keyed.items() if k not in answered and d.product_id == item.product_id
+                and (not d.source_departments or item.department_code in d.source_departments)}
         if remaining > 0 and keys:
             key = f"l{item.id}"
             supply(key, item, remaining, item.price_per_kg, item.available_from, item.min_order_kg, keys)
