@@ -68,8 +68,9 @@ def _choices() -> dict:
 
 def _problem(error: DomainError, template: str, **context):
     """A bad filter: the page says what is wrong, with the filter form to fix it."""
-    return render_template(template, problem=error.message, args=request.args, **_choices(), **context), \
-        error.status_code
+    # No product asked for and none in the catalogue yet: an empty page, not an error.
+    status = 200 if error.field == "product" and not request.args.get("producto") else error.status_code
+    return render_template(template, problem=error.message, args=request.args, **_choices(), **context), status
 
 
 def _export(name: str, header: list[str], rows) -> Response:
