@@ -14,7 +14,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import get_locale
@@ -84,27 +83,33 @@ def _export(name: str, header: list[str], rows) -> Response:
                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.xlsx"'
         return response
-    response = Response(stream_with_context(exports.csv_stream(header, rows)), mimetype="text/csv; charset=utf-8")
+    response = Response(exports.csv_stream(header, rows), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response
 
 
-def _batches(stmt, key, *, ascending: bool, scalars: bool = False, size: int = 2000):
-    """Rows of ``stmt`` in batches by ``key`` (keyset pagination): memory stays bounded
-    however many rows there are, and no cursor has to outlive a transaction."""
+def _batches(stmt, key, *, ascending: bool, size: int = 2000):
+    """Rows (column tuples, never ORM objects) of ``stmt`` in batches by ``key`` (keyset
+    pagination): memory stays bounded however many rows there are, and no cursor has to
+    outlive a transaction."""
+    # Its own connection, one short query per batch: the response streams after the
+    # request's session and context are gone.
+    return _batch_rows(db.engine, stmt, key, ascending, size, _position(stmt, key))
+
+
+def _batch_rows(engine, stmt, key, ascending: bool, size: int, position: int):
     last = None
     while True:
         page = stmt
         if last is not None:
             page = page.where(key > last if ascending else key < last)
-        page = page.order_by(key.asc() if ascending else key.desc()).limit(size)
-        rows = (db.session.scalars(page) if scalars else db.session.execute(page)).all()
+        with engine.connect() as connection:
+            rows = connection.execute(page.order_by(key.asc() if ascending else key.desc()).limit(size)).all()
         if not rows:
             return
         for row in rows:
-            yield row if scalars else tuple(row)
-        last = getattr(rows[-1], key.key) if scalars else rows[-1][_position(page, key)]
-        db.session.expunge_all()
+            yield tuple(row)
+        last = rows[-1][position]
         if len(rows) < size:
             return
 
@@ -331,9 +336,11 @@ def audit():
     if _wants_export():
         header = [_("Cuándo"), _("Acción"), _("Objeto"), _("Id"), _("Usuario"), _("Organización"), _("Antes"),
                   _("Después"), _("Nota")]
-        events = _batches(stmt.order_by(None), AuditEvent.id, ascending=False, scalars=True)
-        return _export("auditoria", header, ((e.occurred_at, e.action, e.object_type, e.object_id, e.actor_id,
-                                              e.organisation_id, _json(e.before), _json(e.after), e.note)
+        columns = stmt.order_by(None).with_only_columns(
+            AuditEvent.id, AuditEvent.occurred_at, AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id,
+            AuditEvent.actor_id, AuditEvent.organisation_id, AuditEvent.before, AuditEvent.after, AuditEvent.note)
+        events = _batches(columns, AuditEvent.id, ascending=False)
+        return _export("auditoria", header, ((e[1], e[2], e[3], e[4], e[5], e[6], _json(e[7]), _json(e[8]), e[9])
                                              for e in events))
     page = db.paginate(stmt, per_page=AUDIT_PAGE, error_out=False, max_per_page=AUDIT_PAGE)
     return render_template("insights/audit.html", page=page, args=args, problem=None,
