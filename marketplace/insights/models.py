@@ -35,7 +35,8 @@ class SaleFact(db.Model):
 
     __tablename__ = "sale_fact"
     __table_args__ = (
-        Index("ix_sale_fact_product_month", "product_id", "month"),
+        # Covers trends (order parts a month) and anomalies (prices far from the median) for a product.
+        Index("ix_sale_fact_product_month", "product_id", "month", "price_per_kg", "part_id"),
         Index("ix_sale_fact_buyer_month", "buyer_id", "month"),
         Index("ix_sale_fact_month", "month"),
     )

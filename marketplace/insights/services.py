@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, distinct, func, insert, literal, or_, select
@@ -294,6 +295,12 @@ def _region_point(f: Filters) -> tuple[float, float]:
     return float(lat), float(lon)
 
 
+@lru_cache(maxsize=4096)
+def _sipsa_monthly(product: str, market: str) -> list[tuple[date, Decimal]]:
+    """The vendored weekly series never changes: each market's monthly means are computed once."""
+    return indicators.monthly_from_weekly(sipsa.series()[product, market])
+
+
 def sipsa_series(f: Filters, min_months: int = 13) -> SipsaSeries | None:
     """The monthly SIPSA wholesale series of the product at the nearest market with a long
     enough record (the vendored series covers 2015-2018)."""
@@ -301,13 +308,13 @@ def sipsa_series(f: Filters, min_months: int = 13) -> SipsaSeries | None:
         return None
     lat, lon = _region_point(f)
     best = None
-    for (name, market_name), weeks in sipsa.series().items():
+    for name, market_name in sipsa.series():
         if name != f.product.sipsa_name:
             continue
         market = sipsa.markets().get(market_name)
         if market is None:
             continue
-        monthly = indicators.monthly_from_weekly(weeks)
+        monthly = _sipsa_monthly(name, market_name)
         if len(monthly) < min_months:
             continue
         distance = sipsa._km(lat, lon, market.latitude, market.longitude)

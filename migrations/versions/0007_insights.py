@@ -104,7 +104,7 @@ def upgrade():
         batch_op.create_index('ix_sale_fact_buyer_month', ['buyer_id', 'month'], unique=False)
         batch_op.create_index('ix_sale_fact_month', ['month'], unique=False)
         batch_op.create_index(batch_op.f('ix_sale_fact_part_id'), ['part_id'], unique=False)
-        batch_op.create_index('ix_sale_fact_product_month', ['product_id', 'month'], unique=False)
+        batch_op.create_index('ix_sale_fact_product_month', ['product_id', 'month', 'price_per_kg', 'part_id'], unique=False)
 
     op.create_table('transaction_review',
     sa.Column('id', sa.Integer(), nullable=False),
