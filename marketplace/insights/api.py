@@ -102,7 +102,8 @@ def anomalies(args):
                 "alps": [{"month": p.month.strftime("%Y-%m"), "value": p.value, "band": p.band} for p in s.alps],
                 "ipa": [{"month": p.month.strftime("%Y-%m"), "value": p.value, "band": p.band} for p in s.ipa]}
 
-    return _done({"platform": series(result.platform), "reference": series(result.reference), "flagged": [
+    return _done({"platform": series(result.platform), "reference": series(result.reference),
+                  "flagged_total": result.flagged_total, "flagged": [
         {"line_id": x.fact.line_id, "order_id": x.fact.order_id, "day": x.fact.day,
          "municipality_code": x.fact.municipality_code, "cooperative_id": x.fact.cooperative_id,
          "buyer_id": x.fact.buyer_id, "price_per_kg": x.fact.price_per_kg, "reference_per_kg": x.reference,

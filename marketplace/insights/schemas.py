@@ -113,7 +113,9 @@ class FlaggedSchema(Schema):
 class AnomaliesSchema(Schema):
     platform = fields.Nested(SeriesIndicatorsSchema, required=True)
     reference = fields.Nested(SeriesIndicatorsSchema, required=True, allow_none=True)
-    flagged = fields.List(fields.Nested(FlaggedSchema), required=True)
+    flagged = fields.List(fields.Nested(FlaggedSchema), required=True,
+                          metadata={"description": "Las 50 más recientes."})
+    flagged_total = fields.Integer(required=True, metadata={"description": "Cuántas hay en el periodo."})
 
 
 class BuyerRowSchema(Schema):

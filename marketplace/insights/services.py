@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, distinct, func, insert, literal, or_, select
+from sqlalchemy import case, distinct, func, insert, literal, or_, select
 
 from marketplace.accounts.models import Buyer, Organisation, User
 from marketplace.catalog import sipsa
@@ -348,6 +348,7 @@ class Anomalies:
     platform: SeriesIndicators
     reference: SeriesIndicators | None
     flagged: list[Flagged]
+    flagged_total: int = 0
 
 
 HISTORY_MESSAGES = {
@@ -378,18 +379,18 @@ def _longest_run(series: list[tuple[date, Decimal]]) -> list[tuple[date, Decimal
     return best
 
 
-def anomalies(f: Filters, flagged_limit: int = 200) -> Anomalies:
+def anomalies(f: Filters, flagged_limit: int = 50) -> Anomalies:
     """ALPS and IPA on the platform's monthly median price and on the SIPSA reference, and
-    the sale lines priced far from that month's median (too low or too high)."""
+    the sale lines priced far from that month's median (too low or too high): the most
+    recent ``flagged_limit`` of them, and how many there are in all."""
     if f.product is None:
         raise DomainError(_l("Elija un producto."), "product")
     rollups.refresh()
     # The platform series uses all the history before the period's end (indicators need years).
     history = Filters(add_months(f.end, -(MAX_MONTHS - 1)), f.end, f.product, f.department, f.subregion,
                       f.municipality)
-    medians = []
-    for month, (values, weights) in sorted(price_distribution(history).items()):
-        medians.append((month, indicators.weighted_median_iqr(values, weights).median))
+    distribution = price_distribution(history)
+    medians = [(month, indicators.weighted_median_iqr(v, w).median) for month, (v, w) in sorted(distribution.items())]
     platform = _indicators(str(_l("Precio pagado en la plataforma (mediana mensual)")), _longest_run(medians))
     reference = None
     wholesale = sipsa_series(f, min_months=1)
@@ -397,24 +398,33 @@ def anomalies(f: Filters, flagged_limit: int = 200) -> Anomalies:
         reference = _indicators(str(_l("SIPSA %(market)s", market=wholesale.market)), _longest_run(wholesale.months))
     # Flag sale lines against the product's national median of their month.
     national = Filters(f.start, f.end, f.product)
-    refs = {m: indicators.weighted_median_iqr(v, w).median for m, (v, w) in price_distribution(national).items()}
-    conds = []
-    for month, ref in refs.items():
-        conds.append(and_(SaleFact.month == month,
-                          or_(SaleFact.price_per_kg < ref * FLAG_LOW, SaleFact.price_per_kg > ref * FLAG_HIGH)))
+    if f.municipality is None and not f.subregion and not f.department:
+        refs = {m: median for m, median in medians if f.start <= m <= f.end}
+    else:
+        refs = {m: indicators.weighted_median_iqr(v, w).median for m, (v, w) in price_distribution(national).items()}
     flagged: list[Flagged] = []
-    if conds:
-        facts = list(db.session.scalars(select(SaleFact).where(*_conditions(SaleFact, f), or_(*conds))
-                                        .order_by(SaleFact.day.desc(), SaleFact.line_id).limit(flagged_limit)))
-        reviews = defaultdict(list)
-        for review in db.session.scalars(select(TransactionReview).where(
-                TransactionReview.line_id.in_([x.line_id for x in facts])).order_by(TransactionReview.id)):
-            reviews[review.line_id].append(review)
-        for fact in facts:
-            flag = indicators.transaction_flag(fact.price_per_kg, refs[fact.month], FLAG_LOW, FLAG_HIGH)
+    total = 0
+    # One narrow query a month (a range of the covering index), newest month first.
+    for month in sorted(refs, reverse=True):
+        ref = refs[month]
+        far = [*_conditions(SaleFact, Filters(month, month, f.product, f.department, f.subregion, f.municipality)),
+               or_(SaleFact.price_per_kg < ref * FLAG_LOW, SaleFact.price_per_kg > ref * FLAG_HIGH)]
+        total += db.session.scalar(select(func.count()).select_from(SaleFact).where(*far)) or 0
+        room = flagged_limit - len(flagged)
+        if room <= 0:
+            continue
+        for fact in db.session.scalars(select(SaleFact).where(*far)
+                                       .order_by(SaleFact.day.desc(), SaleFact.line_id).limit(room)):
+            flag = indicators.transaction_flag(fact.price_per_kg, ref, FLAG_LOW, FLAG_HIGH)
             if flag:
-                flagged.append(Flagged(fact, refs[fact.month], flag, reviews[fact.line_id]))
-    return Anomalies(f, platform, reference, flagged)
+                flagged.append(Flagged(fact, ref, flag, []))
+    reviews = defaultdict(list)
+    for review in db.session.scalars(select(TransactionReview).where(
+            TransactionReview.line_id.in_([x.fact.line_id for x in flagged])).order_by(TransactionReview.id)):
+        reviews[review.line_id].append(review)
+    for item in flagged:
+        item.reviews = reviews[item.fact.line_id]
+    return Anomalies(f, platform, reference, flagged, total)
 
 
 def review_transaction(actor: User, line_id: int, outcome: str | None, note: str | None) -> TransactionReview:

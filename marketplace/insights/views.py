@@ -36,6 +36,7 @@ from marketplace.orders.forms import PlainForm
 bp = Blueprint("insights", __name__, template_folder="templates")
 BUYER = (Role.BUYER_ADMIN, Role.BUYER_PURCHASER)
 AUDIT_PAGE = 50
+PAGE_FLAGGED, EXPORT_FLAGGED = 50, 100_000
 
 
 def _lang() -> str:
@@ -250,7 +251,7 @@ def trends():
 def anomalies():
     try:
         f = _filters(require_product=True)
-        result = services.anomalies(f)
+        result = services.anomalies(f, flagged_limit=EXPORT_FLAGGED if _wants_export() else PAGE_FLAGGED)
     except DomainError as error:
         db.session.rollback()
         return _problem(error, "insights/anomalies.html", result=None)
