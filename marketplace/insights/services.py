@@ -691,5 +691,17 @@ def audit_statement(f: AuditFilters):
     return stmt.order_by(AuditEvent.id.desc())
 
 
+_OBJECT_TYPES: tuple[float, list[str]] = (0.0, [])
+
+
 def audit_object_types() -> list[str]:
-    return list(db.session.scalars(select(AuditEvent.object_type).distinct().order_by(AuditEvent.object_type)))
+    """The kinds of object in the trail, for the filter (read at most every ten minutes:
+    a distinct over millions of events is not worth doing on every page)."""
+    global _OBJECT_TYPES
+    import time
+
+    taken, types = _OBJECT_TYPES
+    if not types or time.monotonic() - taken > 600:
+        types = list(db.session.scalars(select(AuditEvent.object_type).distinct().order_by(AuditEvent.object_type)))
+        _OBJECT_TYPES = (time.monotonic(), types)
+    return types

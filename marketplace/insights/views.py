@@ -343,9 +343,21 @@ def audit():
         events = _batches(columns, AuditEvent.id, ascending=False)
         return _export("auditoria", header, ((e[1], e[2], e[3], e[4], e[5], e[6], _json(e[7]), _json(e[8]), e[9])
                                              for e in events))
-    page = db.paginate(stmt, per_page=AUDIT_PAGE, error_out=False, max_per_page=AUDIT_PAGE)
+    page = _AuditPage(stmt, request.args.get("page", ""))
     return render_template("insights/audit.html", page=page, args=args, problem=None,
                            object_types=services.audit_object_types())
+
+
+class _AuditPage:
+    """One page of the trail without counting it all (millions of events): one row more
+    than shown tells whether there is a next page."""
+
+    def __init__(self, stmt, page_arg: str):
+        self.page = int(page_arg) if page_arg.isdigit() and 0 < len(page_arg) < 7 and int(page_arg) > 0 else 1
+        rows = db.session.scalars(stmt.limit(AUDIT_PAGE + 1).offset((self.page - 1) * AUDIT_PAGE)).all()
+        self.items, self.has_next = rows[:AUDIT_PAGE], len(rows) > AUDIT_PAGE
+        self.has_prev = self.page > 1
+        self.prev_num, self.next_num = self.page - 1, self.page + 1
 
 
 def _day(text: str | None, name: str) -> date | None:
