@@ -426,6 +426,17 @@ def timed(fn, runs: int, before=None) -> list[float]:
     return samples
 
 
+def settle(dialect: str) -> None:
+    """Statistics (and on PostgreSQL the visibility map) as a database in use has them, so
+    that autovacuum does not wake up on a million new rows in the middle of the timings."""
+    if dialect == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+
+
 def python_rebuild_rate(sample: int) -> float:
     """Seconds per part of the old Python rebuild (`update_parts` in batches), on a sample; undone."""
     from marketplace.insights import rollups
@@ -561,8 +572,7 @@ def bench(label: str, url: str, args) -> dict:
         started = time.perf_counter()
         people = populate_people(rng)
         made = generate(people, args.lines, rng, dialect)
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
+        settle(dialect)
         result["generate_s"] = time.perf_counter() - started
         result["made"] = made
         print(f"[{label}] generated {made['lines']:,} lines, {made['parts']:,} parts, {made['orders']:,} orders, "
@@ -578,8 +588,8 @@ def bench(label: str, url: str, args) -> dict:
         result["facts"] = db.session.scalar(select(func.count()).select_from(SaleFact))
         result["sales_rows"] = db.session.scalar(select(func.count()).select_from(SalesMonth))
         result["price_rows"] = db.session.scalar(select(func.count()).select_from(PriceMonth))
-        db.session.execute(text("ANALYZE"))
         db.session.commit()
+        settle(dialect)
         print(f"[{label}] rollups.rebuild(): {result['rebuild_s']:.1f} s -> {result['facts']:,} facts, "
               f"{result['sales_rows']:,} sales_month rows, {result['price_rows']:,} price_month rows", flush=True)
         result["python_per_part"] = python_rebuild_rate(args.sample)
