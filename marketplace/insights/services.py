@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, distinct, func, insert, literal, or_, select
+from sqlalchemy import Row, case, distinct, func, insert, literal, or_, select
 
 from marketplace.accounts.models import Buyer, Organisation, User
 from marketplace.catalog import sipsa
@@ -336,7 +336,7 @@ class SeriesIndicators:
 
 @dataclass
 class Flagged:
-    fact: SaleFact
+    fact: Row  # a sale_fact row, read by column name (fact.line_id, fact.price_per_kg, ...)
     reference: Decimal
     flag: str
     reviews: list[TransactionReview]
@@ -413,7 +413,9 @@ def anomalies(f: Filters, flagged_limit: int = 50) -> Anomalies:
         room = flagged_limit - len(flagged)
         if room <= 0:
             continue
-        for fact in db.session.scalars(select(SaleFact).where(*far)
+        # Plain rows, not ORM objects: the page's commit would expire them and each would
+        # then be reloaded by a query of its own.
+        for fact in db.session.execute(select(*SaleFact.__table__.columns).where(*far)
                                        .order_by(SaleFact.day.desc(), SaleFact.line_id).limit(room)):
             flag = indicators.transaction_flag(fact.price_per_kg, ref, FLAG_LOW, FLAG_HIGH)
             if flag:
@@ -691,17 +693,15 @@ def audit_statement(f: AuditFilters):
     return stmt.order_by(AuditEvent.id.desc())
 
 
-_OBJECT_TYPES: tuple[float, list[str]] = (0.0, [])
-
-
 def audit_object_types() -> list[str]:
-    """The kinds of object in the trail, for the filter (read at most every ten minutes:
-    a distinct over millions of events is not worth doing on every page)."""
-    global _OBJECT_TYPES
-    import time
+    """The kinds of object in the trail, for the filter.
 
-    taken, types = _OBJECT_TYPES
-    if not types or time.monotonic() - taken > 600:
-        types = list(db.session.scalars(select(AuditEvent.object_type).distinct().order_by(AuditEvent.object_type)))
-        _OBJECT_TYPES = (time.monotonic(), types)
-    return types
+    A "loose index scan": each step asks the (object_type, object_id) index for the next
+    kind after the previous one, so the cost grows with the handful of kinds, not with the
+    millions of events a plain SELECT DISTINCT would read."""
+    kinds = select(func.min(AuditEvent.object_type).label("kind")).cte("kinds", recursive=True)
+    previous = kinds.alias("previous")
+    following = (select(func.min(AuditEvent.object_type))
+                 .where(AuditEvent.object_type > previous.c.kind).scalar_subquery())
+    kinds = kinds.union_all(select(following).where(previous.c.kind.is_not(None)))
+    return list(db.session.scalars(select(kinds.c.kind).where(kinds.c.kind.is_not(None)).order_by(kinds.c.kind)))

@@ -474,3 +474,34 @@ def test_transaction_flag_custom_thresholds_and_errors():
         with pytest.raises(ind.IndicatorError) as caught:
             ind.transaction_flag(**bad)
         assert caught.value.code == "invalid_argument"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_weighted_median_iqr_equals_three_weighted_quantiles(seed):
+    """The one-pass summary agrees with the definition, including on quartile boundaries."""
+    rng = random.Random(1000 + seed)
+    size = rng.randint(1, 40)
+    values = [Decimal(rng.randint(1, 12)) * 250 for _ in range(size)]  # many ties
+    # Decimal kg weights with three places, some of them zero; boundaries hit often when
+    # all weights are equal, so half the seeds use equal weights.
+    if seed % 2:
+        weights = [Decimal(rng.randint(0, 4000)) / 1000 for _ in range(size)]
+        weights[0] = max(weights[0], Decimal("0.001"))
+    else:
+        weights = [Decimal("2.5")] * size
+    summary = ind.weighted_median_iqr(values, weights)
+    assert summary == (
+        ind.weighted_quantile(values, weights, Decimal("0.5")),
+        ind.weighted_quantile(values, weights, Decimal("0.25")),
+        ind.weighted_quantile(values, weights, Decimal("0.75")),
+    )
+
+
+def test_weighted_median_iqr_refuses_what_weighted_quantile_refuses():
+    with pytest.raises(ind.IndicatorError) as caught:
+        ind.weighted_median_iqr([Decimal(1)], [0])
+    assert caught.value.code == "no_data"
+    with pytest.raises(ind.IndicatorError):
+        ind.weighted_median_iqr([Decimal(1), Decimal(2)], [1, -1])
+    with pytest.raises(ind.IndicatorError):
+        ind.weighted_median_iqr([Decimal(1)], [1, 2])

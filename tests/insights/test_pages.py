@@ -114,3 +114,17 @@ def test_a_buyer_downloads_its_own_report_and_nobody_elses(app, sold, factory):
     coop = app.test_client()
     login(coop, sold.manager_a)
     assert coop.get("/impacto").status_code == 403
+
+
+def test_audit_object_kinds_are_the_distinct_kinds_in_the_trail(app):
+    from marketplace.insights.services import audit_object_types
+
+    with app.app_context():
+        db.session.execute(AuditEvent.__table__.delete())
+        assert audit_object_types() == []
+        for kind, object_id in (("order", 1), ("listing", 2), ("order", 3), ("user", 4), ("listing", 5)):
+            db.session.add(AuditEvent(action=f"{kind}.changed", object_type=kind, object_id=str(object_id)))
+        db.session.flush()
+        expected = sorted(set(db.session.scalars(select(AuditEvent.object_type))))
+        assert audit_object_types() == expected == ["listing", "order", "user"]
+        db.session.rollback()
