@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, case, distinct, func, insert, literal, or_, select
+from sqlalchemy import Integer, Row, case, cast, distinct, func, insert, literal, or_, select
 
 from marketplace.accounts.models import Buyer, Organisation, User
 from marketplace.catalog import sipsa
@@ -184,13 +184,17 @@ def _conditions(model, f: Filters, *, product: bool = True) -> list:
     conds = [model.month >= f.start, model.month <= f.end]
     if product and f.product is not None:
         conds.append(model.product_id == f.product.id)
+    return conds + _region_conditions(model, f)
+
+
+def _region_conditions(model, f: Filters) -> list:
     if f.municipality is not None:
-        conds.append(model.municipality_code == f.municipality.code)
-    elif f.subregion:
-        conds.append(model.pdet_subregion == f.subregion)
-    elif f.department:
-        conds.append(model.department_code == f.department)
-    return conds
+        return [model.municipality_code == f.municipality.code]
+    if f.subregion:
+        return [model.pdet_subregion == f.subregion]
+    if f.department:
+        return [model.department_code == f.department]
+    return []
 
 
 # ------------------------------------------------------------------- trends
@@ -241,16 +245,33 @@ class Trends:
         return sum((m.cop for m in self.months), Decimal(0))
 
 
-def price_distribution(f: Filters) -> dict[date, tuple[list[Decimal], list[int]]]:
-    rows = db.session.execute(
-        select(PriceMonth.month, PriceMonth.price_per_kg, func.sum(PriceMonth.lines))
-        .where(*_conditions(PriceMonth, f)).group_by(PriceMonth.month, PriceMonth.price_per_kg))
-    out: dict[date, tuple[list, list]] = defaultdict(lambda: ([], []))
-    for month, price, lines in rows:
-        if lines and lines > 0:
-            out[month][0].append(Decimal(price))
-            out[month][1].append(int(lines))
-    return out
+def price_quartiles(f: Filters) -> dict[date, indicators.Summary]:
+    """Each month's median and quartiles of the price paid (one weight per sale line), in SQL.
+
+    The definition is :func:`indicators.weighted_median_iqr`'s (inverted CDF): the k-th
+    quartile is the lowest price whose running count of lines c satisfies 4c >= k * n.
+    Window sums over the monthly price counts give c and n, so only three prices a month
+    leave the database instead of every distinct price paid (tens of thousands a year for
+    a busy product). Counts are integers: the comparison is exact on every database.
+    """
+    # n as a plain integer, so PostgreSQL's window sums stay in bigint rather than numeric.
+    counts = (select(PriceMonth.month, PriceMonth.price_per_kg.label("price"),
+                     cast(func.sum(PriceMonth.lines), Integer).label("n"))
+              .where(*_conditions(PriceMonth, f)).group_by(PriceMonth.month, PriceMonth.price_per_kg)
+              .having(func.sum(PriceMonth.lines) > 0).subquery("counts"))
+    running = select(
+        counts.c.month, counts.c.price,
+        func.sum(counts.c.n).over(partition_by=counts.c.month, order_by=counts.c.price,
+                                  rows=(None, 0)).label("c"),
+        func.sum(counts.c.n).over(partition_by=counts.c.month).label("total"),
+    ).subquery("running")
+
+    def lowest_reaching(k: int):
+        return func.min(case((4 * running.c.c >= k * running.c.total, running.c.price)), type_=PriceMonth.price_per_kg.type)
+
+    rows = db.session.execute(select(running.c.month, lowest_reaching(1), lowest_reaching(2), lowest_reaching(3))
+                              .group_by(running.c.month))
+    return {month: indicators.Summary(median, q1, q3) for month, q1, median, q3 in rows}
 
 
 def trends(f: Filters) -> Trends:
@@ -273,8 +294,7 @@ def trends(f: Filters) -> Trends:
             select(SaleFact.month, func.count(distinct(SaleFact.part_id)))
             .where(*_conditions(SaleFact, f)).group_by(SaleFact.month)):
         by_month[month].parts = int(parts)
-    for month, (values, weights) in price_distribution(f).items():
-        summary = indicators.weighted_median_iqr(values, weights)
+    for month, summary in price_quartiles(f).items():
         row = by_month[month]
         row.median, row.q1, row.q3 = summary.median, summary.q1, summary.q3
     return Trends(f, list(by_month.values()), sipsa_series(f))
@@ -389,8 +409,7 @@ def anomalies(f: Filters, flagged_limit: int = 50) -> Anomalies:
     # The platform series uses all the history before the period's end (indicators need years).
     history = Filters(add_months(f.end, -(MAX_MONTHS - 1)), f.end, f.product, f.department, f.subregion,
                       f.municipality)
-    distribution = price_distribution(history)
-    medians = [(month, indicators.weighted_median_iqr(v, w).median) for month, (v, w) in sorted(distribution.items())]
+    medians = [(month, summary.median) for month, summary in sorted(price_quartiles(history).items())]
     platform = _indicators(str(_l("Precio pagado en la plataforma (mediana mensual)")), _longest_run(medians))
     reference = None
     wholesale = sipsa_series(f, min_months=1)
@@ -401,25 +420,36 @@ def anomalies(f: Filters, flagged_limit: int = 50) -> Anomalies:
     if f.municipality is None and not f.subregion and not f.department:
         refs = {m: median for m, median in medians if f.start <= m <= f.end}
     else:
-        refs = {m: indicators.weighted_median_iqr(v, w).median for m, (v, w) in price_distribution(national).items()}
-    flagged: list[Flagged] = []
-    total = 0
-    # One narrow query a month (a range of the covering index), newest month first.
-    for month in sorted(refs, reverse=True):
+        refs = {m: summary.median for m, summary in price_quartiles(national).items()}
+    def far_from(month: date) -> list:
         ref = refs[month]
-        far = [*_conditions(SaleFact, Filters(month, month, f.product, f.department, f.subregion, f.municipality)),
-               or_(SaleFact.price_per_kg < ref * FLAG_LOW, SaleFact.price_per_kg > ref * FLAG_HIGH)]
-        total += db.session.scalar(select(func.count()).select_from(SaleFact).where(*far)) or 0
+        return [SaleFact.product_id == f.product.id, SaleFact.month == month, *_region_conditions(SaleFact, f),
+                or_(SaleFact.price_per_kg < ref * FLAG_LOW, SaleFact.price_per_kg > ref * FLAG_HIGH)]
+
+    # How many in all, in one statement: each month's too-low and too-high counts are two
+    # narrow ranges of the covering index (product, month, price).
+    total = 0
+    if refs:
+        counts = []
+        for month, ref in refs.items():
+            for beyond in (SaleFact.price_per_kg < ref * FLAG_LOW, SaleFact.price_per_kg > ref * FLAG_HIGH):
+                counts.append(select(func.count()).select_from(SaleFact).where(
+                    SaleFact.product_id == f.product.id, SaleFact.month == month, beyond,
+                    *_region_conditions(SaleFact, f)).scalar_subquery())
+        total = sum(n or 0 for n in db.session.execute(select(*counts)).one())
+    # The most recent ones, newest month first, until the page is full.
+    flagged: list[Flagged] = []
+    for month in sorted(refs, reverse=True):
         room = flagged_limit - len(flagged)
         if room <= 0:
-            continue
+            break
         # Plain rows, not ORM objects: the page's commit would expire them and each would
         # then be reloaded by a query of its own.
-        for fact in db.session.execute(select(*SaleFact.__table__.columns).where(*far)
+        for fact in db.session.execute(select(*SaleFact.__table__.columns).where(*far_from(month))
                                        .order_by(SaleFact.day.desc(), SaleFact.line_id).limit(room)):
-            flag = indicators.transaction_flag(fact.price_per_kg, ref, FLAG_LOW, FLAG_HIGH)
+            flag = indicators.transaction_flag(fact.price_per_kg, refs[month], FLAG_LOW, FLAG_HIGH)
             if flag:
-                flagged.append(Flagged(fact, ref, flag, []))
+                flagged.append(Flagged(fact, refs[month], flag, []))
     reviews = defaultdict(list)
     for review in db.session.scalars(select(TransactionReview).where(
             TransactionReview.line_id.in_([x.fact.line_id for x in flagged])).order_by(TransactionReview.id)):
