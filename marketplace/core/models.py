@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,9 +12,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from marketplace.core.types import Coordinate
 from marketplace.extensions import db
 
+BOGOTA = ZoneInfo("America/Bogota")  # Colombia's one time zone (UTC-5, no daylight saving)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def bogota_date(moment: datetime | None = None) -> date:
+    """The calendar day in Colombia of an instant (now by default). A time without a zone
+    is UTC, as stored: SQLite gives stored times back without theirs."""
+    moment = utcnow() if moment is None else moment
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(BOGOTA).date()
 
 
 class Municipality(db.Model):

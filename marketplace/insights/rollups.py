@@ -18,7 +18,7 @@ together with a row lock on the part's facts.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import delete, func, select, text
@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.models import Cooperative
-from marketplace.core.models import Municipality
+from marketplace.core.models import Municipality, bogota_date
 from marketplace.extensions import db
 from marketplace.insights.models import PriceMonth, SaleFact, SalesMonth
 from marketplace.orders import services as orders
@@ -45,15 +45,13 @@ def _month(day: date) -> date:
 def facts_of(parts: list[OrderPart], places: dict[str, Municipality], coops: dict[int, Cooperative]) -> list[dict]:
     """The fact rows of these parts now (none for a part that is not a sale)."""
     rows = []
-    bogota = orders._bogota()
     for part in parts:
         if part.status not in SALE_STATUSES:
             continue
         order = part.order
-        placed = order.placed_at
-        # SQLite gives back the stored UTC time without its zone: it is still UTC, and the
-        # day is Bogotá's (before, such an order placed after 19:00 in Bogotá got the next day).
-        day = (placed if placed.tzinfo else placed.replace(tzinfo=UTC)).astimezone(bogota).date()
+        # The day is Bogotá's, also for SQLite's zone-less stored UTC times (an order placed
+        # after 19:00 in Bogotá belongs to that day, not the next).
+        day = bogota_date(order.placed_at)
         coop = coops[part.cooperative_id]
         ordered_kg = sum((ln.quantity_kg for ln in part.lines), Decimal(0))
         for line in part.lines:

@@ -27,7 +27,8 @@ from marketplace.catalog.models import Grade, Listing, ListingStatus, Product
 from marketplace.catalog.services import CERTIFICATIONS
 from marketplace.core import audit
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
-from marketplace.core.models import Municipality, utcnow
+from marketplace.core.formatting import kg as format_kg
+from marketplace.core.models import Municipality, bogota_date, utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
@@ -74,7 +75,7 @@ def attribute_label(attribute: str) -> str:
 
 
 def _today() -> date:
-    return utcnow().astimezone(orders._bogota()).date()
+    return bogota_date()
 
 
 # ------------------------------------------------------------------- policy
@@ -278,8 +279,8 @@ def create_demand(actor: User, data: DemandData, today: date | None = None) -> D
         message = (_l("La cantidad es demasiado grande.") if exc.code == "quantity_too_large"
                    else _l("La cantidad debe ser mayor que cero."))
         raise DomainError(message, "quantity") from exc
-    site = orders._check_site(buyer, data.delivery_site_id)
-    orders._check_window(data.window_start, data.window_end, today)
+    site = orders.check_delivery_site(buyer, data.delivery_site_id)
+    orders.check_delivery_window(data.window_start, data.window_end, today)
     target = _price(data.target_price_per_kg, "target_price_per_kg")
     ceiling = _price(data.max_price_per_kg, "max_price_per_kg")
     if target is not None and ceiling is not None and target > ceiling:
@@ -428,10 +429,10 @@ def make_offer(actor: User, demand: Demand, data: OfferData, today: date | None 
         raise DomainError(_l("La cantidad debe ser mayor que cero."), "quantity") from exc
     if kg > listing.available_kg:
         raise DomainError(_l("Su oferta tiene disponibles %(kg)s; no puede cotizar más que eso.",
-                             kg=orders._kg_text(listing.available_kg)), "quantity")
+                             kg=format_kg(listing.available_kg)), "quantity")
     if kg > demand.quantity_kg:
         raise DomainError(_l("La solicitud pide %(kg)s; cotice como máximo esa cantidad.",
-                             kg=orders._kg_text(demand.quantity_kg)), "quantity")
+                             kg=format_kg(demand.quantity_kg)), "quantity")
     price = _price(data.price_per_kg, "price_per_kg")
     if price is None:
         raise DomainError(_l("Escriba el precio por kg."), "price_per_kg")
@@ -563,7 +564,7 @@ def _build(demands: list[Demand], today: date):
         kg = min(s.available_kg, dm.quantity_kg)
         slot = (item.collection_point_id, site.id, kg)
         if slot not in cache:
-            point = orders._Pickup(item.collection_point_id, "", item.latitude, item.longitude)
+            point = orders.Pickup(item.collection_point_id, "", item.latitude, item.longitude)
             try:
                 cache[slot] = logistics_cop_per_kg(quoter, point, site, kg)
             except DomainError:
@@ -719,7 +720,7 @@ def accept(actor: User, proposal: Proposal, payment_method: str | None, now: dat
     if payment_method not in ("card", "invoice"):
         raise DomainError(_l("Elija cómo pagará: tarjeta o factura."), "payment_method")
     now = now or utcnow()
-    today = now.astimezone(orders._bogota()).date()
+    today = bogota_date(now)
     fresh = propose(actor, [demand], today)[0]
     reoptimised = not _same_allocation(fresh.allocations, proposal.allocations)
     chosen = fresh

@@ -18,6 +18,7 @@ from marketplace.catalog.units import UNITS
 from marketplace.core import geography
 from marketplace.core.access import roles_required
 from marketplace.core.errors import DomainError
+from marketplace.core.formatting import kg as format_kg
 from marketplace.extensions import db
 from marketplace.matching import services
 from marketplace.matching.forms import AcceptForm, DemandForm, OfferForm
@@ -209,7 +210,7 @@ def run_proposal(demand_id: int):
             db.session.commit()
             if proposal.met_kg < demand.quantity_kg:
                 flash(_("Solo se pueden cubrir %(kg)s de lo pedido; abajo se explica por qué.",
-                        kg=orders._kg_text(proposal.met_kg)), "info")
+                        kg=format_kg(proposal.met_kg)), "info")
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
@@ -253,7 +254,7 @@ def accept_proposal(proposal_id: int):
         flash(_("La cantidad disponible cambió desde la propuesta: se volvió a optimizar y se pidió la nueva "
                 "asignación (%(kg)s, %(total)s puesto en destino). Revise el pedido; puede cancelar partes "
                 "mientras las cooperativas no las acepten.",
-                kg=orders._kg_text(accepted.proposal.met_kg), total=_cop(accepted.proposal.landed_cop)), "info")
+                kg=format_kg(accepted.proposal.met_kg), total=_cop(accepted.proposal.landed_cop)), "info")
     flash(_("Pedido %(n)s hecho. Cada cooperativa tiene %(h)d horas para responder.",
             n=order.number, h=current_app.config["ORDER_ACCEPT_HOURS"]), "success")
     if order.payment_method == PaymentMethod.CARD:
@@ -274,7 +275,7 @@ def _offer_form(coop, demand) -> OfferForm:
     form = OfferForm()
     listings = services.listings_for(coop, demand)
     form.listing.choices = [(item.id, _("%(grade)s · %(kg)s disponibles · %(price)s/kg",
-                                        grade=item.grade.name, kg=orders._kg_text(item.available_kg),
+                                        grade=item.grade.name, kg=format_kg(item.available_kg),
                                         price=_cop(item.price_per_kg))) for item in listings]
     units = {"kg", "arroba", "carga", "tonelada"} | {item.unit for item in listings}
     form.unit.choices = [(code, unit_label(code)) for code in sorted(units, key=lambda c: c != "kg")]

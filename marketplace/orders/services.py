@@ -33,7 +33,7 @@ from marketplace.catalog import units
 from marketplace.catalog.models import Listing, ListingStatus
 from marketplace.core import audit
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
-from marketplace.core.models import utcnow
+from marketplace.core.models import bogota_date, utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
@@ -271,14 +271,14 @@ def _check_listing(listing: Listing | None, today: date, window_end: date | None
     return listing
 
 
-def _check_site(buyer: Buyer, site_id: int | None) -> DeliverySite:
+def check_delivery_site(buyer: Buyer, site_id: int | None) -> DeliverySite:
     site = db.session.get(DeliverySite, site_id) if site_id else None
     if site is None or site.buyer_id != buyer.id or not site.active:
         raise DomainError(_l("Elija uno de los sitios de entrega de su empresa."), "delivery_site")
     return site
 
 
-def _check_window(start: date | None, end: date | None, today: date) -> None:
+def check_delivery_window(start: date | None, end: date | None, today: date) -> None:
     if start is None or end is None:
         raise DomainError(_l("Escriba la ventana de entrega (desde y hasta)."), "window_start")
     if start < today:
@@ -290,7 +290,7 @@ def _check_window(start: date | None, end: date | None, today: date) -> None:
 
 
 @dataclass(frozen=True)
-class _Pickup:
+class Pickup:
     id: int
     name: str
     latitude: Decimal
@@ -308,7 +308,7 @@ def _logistics(part: QuotedPart, site: DeliverySite, quoter: logistics.Quoter) -
     longest = Decimal("0")
     modes = set()
     for point_id, (listing, kg) in by_point.items():
-        quoted = quoter.quote(_Pickup(point_id, "", listing.latitude, listing.longitude), site, kg)
+        quoted = quoter.quote(Pickup(point_id, "", listing.latitude, listing.longitude), site, kg)
         total += quoted.total_cop
         longest = max(longest, quoted.road_km)
         modes.add(quoted.main_mode)
@@ -328,9 +328,9 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     agreed_prices = agreed_prices or {}
     today = today or date.today()
     buyer = buyer_of(actor)
-    site = _check_site(buyer, request.delivery_site_id)
+    site = check_delivery_site(buyer, request.delivery_site_id)
     if request.window_start is not None or request.window_end is not None:
-        _check_window(request.window_start, request.window_end, today)
+        check_delivery_window(request.window_start, request.window_end, today)
     if not request.lines:
         raise DomainError(_l("Agregue al menos una oferta al pedido."), "lines")
     if len(request.lines) > MAX_LINES:
@@ -455,8 +455,8 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
                now: datetime | None, from_cart: bool, agreed_prices: dict[int, Decimal] | None = None,
                notify_kind: str = "new_order") -> Order:
     now = now or utcnow()
-    today = now.astimezone(_bogota()).date()
-    _check_window(request.window_start, request.window_end, today)
+    today = bogota_date(now)
+    check_delivery_window(request.window_start, request.window_end, today)
     method = request.payment_method
     if method not in (PaymentMethod.CARD.value, PaymentMethod.INVOICE.value):
         raise DomainError(_l("Elija cómo pagará: tarjeta o factura."), "payment_method")
@@ -526,12 +526,6 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
                         "parts": [p.cooperative_id for p in created],
                         "lines": [[ln.listing.id, str(ln.quantity_kg)] for ln in ordered]})
     return order
-
-
-def _bogota():
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("America/Bogota")
 
 
 # --------------------------------------------------------------- transitions
@@ -735,7 +729,7 @@ def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: 
     plan_refunds(part.order)
     from marketplace.orders import shipping  # shipping builds on this module
 
-    shipping.part_delivered(part, now.astimezone(_bogota()).date())
+    shipping.part_delivered(part, bogota_date(now))
 
 
 def resolve_dispute(actor: User, dispute: Dispute, outcome: str, note: str | None, now: datetime | None = None) -> None:
@@ -860,7 +854,7 @@ def refresh_payout(part: OrderPart, now: datetime | None = None) -> None:
     if paid and not has_open_dispute(part):
         part.payout_status = PayoutStatus.DUE
         if part.payout_due_date is None:
-            part.payout_due_date = now.astimezone(_bogota()).date() + timedelta(days=_config("PAYOUT_DAYS"))
+            part.payout_due_date = bogota_date(now) + timedelta(days=_config("PAYOUT_DAYS"))
     else:
         part.payout_status = PayoutStatus.PENDING
 

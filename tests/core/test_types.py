@@ -61,3 +61,19 @@ def test_money_kilograms_and_coordinates_are_exact_numerics():
     # Pesos to the cent and kilograms to the gram, matching the column scales.
     assert COP_QUANT.as_tuple().exponent == -Money.scale
     assert KG_QUANT.as_tuple().exponent == -Kilograms.scale
+
+
+def test_bogota_date_is_the_day_in_colombia_and_zone_less_times_are_utc():
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    from marketplace.core.models import bogota_date
+
+    # 03:00 UTC is 22:00 of the day before in Bogotá (UTC-5).
+    assert bogota_date(datetime(2026, 3, 14, 3, 0, tzinfo=UTC)) == date(2026, 3, 13)
+    assert bogota_date(datetime(2026, 3, 14, 5, 0, tzinfo=UTC)) == date(2026, 3, 14)
+    # A stored time without a zone (as SQLite gives it back) is UTC, not the machine's zone.
+    assert bogota_date(datetime(2026, 3, 14, 3, 0)) == date(2026, 3, 13)
+    # Any other zone is converted: 23:30 in UTC+1 on the 13th is 17:30 in Bogotá.
+    assert bogota_date(datetime(2026, 3, 13, 23, 30, tzinfo=timezone(timedelta(hours=1)))) == date(2026, 3, 13)
+    now = datetime.now(UTC)
+    assert bogota_date() in {(now - timedelta(hours=5)).date(), (datetime.now(UTC) - timedelta(hours=5)).date()}

@@ -3,8 +3,9 @@ disputes, invoices, payouts, refunds and the cooperative's ledger."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
@@ -664,8 +665,8 @@ def test_an_invoice_marked_paid_makes_delivered_parts_due(app, market, factory):
         assert order.bank_reference == "BANCO-123" and order.marked_paid_by_id == admin.user_id
         a, b = part_of(order_id, market.coop_a), part_of(order_id, market.coop_b)
         assert a.payout_status == PayoutStatus.DUE
-        assert a.payout_due_date == services._aware(order.paid_at).astimezone(services._bogota()).date() \
-            + timedelta(days=8)
+        paid_at = order.paid_at if order.paid_at.tzinfo else order.paid_at.replace(tzinfo=UTC)
+        assert a.payout_due_date == paid_at.astimezone(ZoneInfo("America/Bogota")).date() + timedelta(days=8)
         assert b.payout_status == PayoutStatus.PENDING  # not delivered yet
         assert services.payouts_due() == [a]
         assert services.open_invoices() == []
