@@ -177,6 +177,13 @@ def indicators():
                            indicator_names=services.INDICATORS, **_choices())
 
 
+@bp.get("/seguimiento/metas")
+@staff_required
+def targets():
+    """Targets are set beside the indicators they measure (an address someone may type or bookmark)."""
+    return redirect(url_for("insights.indicators", _anchor="metas", **request.args.to_dict()))
+
+
 @bp.post("/seguimiento/metas")
 @staff_required
 def set_target():

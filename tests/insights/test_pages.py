@@ -128,3 +128,16 @@ def test_audit_object_kinds_are_the_distinct_kinds_in_the_trail(app):
         expected = sorted(set(db.session.scalars(select(AuditEvent.object_type))))
         assert audit_object_types() == expected == ["listing", "order", "user"]
         db.session.rollback()
+
+
+def test_the_targets_address_leads_staff_to_the_targets_beside_the_indicators(app, sold, factory):
+    admin = app.test_client()
+    login(admin, factory.admin())
+    response = admin.get("/seguimiento/metas?departamento=19")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/seguimiento/indicadores?departamento=19#metas")
+    page = admin.get("/seguimiento/indicadores").get_data(as_text=True)
+    assert 'id="metas"' in page
+    buyer = app.test_client()
+    login(buyer, sold.buyer)
+    assert buyer.get("/seguimiento/metas").status_code == 403
