@@ -105,8 +105,9 @@ def anomalies(args):
     return _done({"platform": series(result.platform), "reference": series(result.reference),
                   "flagged_total": result.flagged_total, "flagged": [
         {"line_id": x.fact.line_id, "order_id": x.fact.order_id, "day": x.fact.day,
-         "municipality_code": x.fact.municipality_code, "cooperative_id": x.fact.cooperative_id,
-         "buyer_id": x.fact.buyer_id, "price_per_kg": x.fact.price_per_kg, "reference_per_kg": x.reference,
+         "municipality_code": x.fact.municipality_code, "municipality": x.municipality,
+         "cooperative_id": x.fact.cooperative_id, "cooperative": x.cooperative,
+         "buyer_id": x.fact.buyer_id, "buyer": x.buyer, "price_per_kg": x.fact.price_per_kg, "reference_per_kg": x.reference,
          "flag": x.flag, "reviews": len(x.reviews)} for x in result.flagged]})
 
 

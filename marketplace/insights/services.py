@@ -360,6 +360,10 @@ class Flagged:
     reference: Decimal
     flag: str
     reviews: list[TransactionReview]
+    # Who and where, for the reviewer: the municipality's label and the organisations' names.
+    municipality: str = ""
+    cooperative: str = ""
+    buyer: str = ""
 
 
 @dataclass
@@ -454,8 +458,16 @@ def anomalies(f: Filters, flagged_limit: int = 50) -> Anomalies:
     for review in db.session.scalars(select(TransactionReview).where(
             TransactionReview.line_id.in_([x.fact.line_id for x in flagged])).order_by(TransactionReview.id)):
         reviews[review.line_id].append(review)
+    places = {place.code: place for place in db.session.scalars(select(Municipality).where(
+        Municipality.code.in_({x.fact.municipality_code for x in flagged})))}
+    names = {org_id: name for org_id, name in db.session.execute(select(Organisation.id, Organisation.name).where(
+        Organisation.id.in_({x.fact.cooperative_id for x in flagged} | {x.fact.buyer_id for x in flagged})))}
     for item in flagged:
         item.reviews = reviews[item.fact.line_id]
+        place = places.get(item.fact.municipality_code)
+        item.municipality = place.label if place is not None else item.fact.municipality_code
+        item.cooperative = names.get(item.fact.cooperative_id, "")
+        item.buyer = names.get(item.fact.buyer_id, "")
     return Anomalies(f, platform, reference, flagged, total)
 
 

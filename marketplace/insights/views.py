@@ -263,10 +263,12 @@ def anomalies():
         db.session.rollback()
         return _problem(error, "insights/anomalies.html", result=None)
     db.session.commit()
-    header = [_("Fecha"), _("Línea"), _("Pedido"), _("Municipio"), _("Cooperativa"), _("Comprador"), _("COP/kg"),
-              _("Mediana del mes COP/kg"), _("Señal"), _("Revisiones")]
-    table = [[x.fact.day, x.fact.line_id, x.fact.order_id, x.fact.municipality_code, x.fact.cooperative_id,
-              x.fact.buyer_id, x.fact.price_per_kg, x.reference, x.flag, len(x.reviews)] for x in result.flagged]
+    header = [_("Fecha"), _("Línea"), _("Pedido"), _("Código DIVIPOLA"), _("Municipio"), _("Cooperativa n.º"),
+              _("Cooperativa"), _("Comprador n.º"), _("Comprador"), _("COP/kg"), _("Mediana del mes COP/kg"),
+              _("Señal"), _("Revisiones")]
+    table = [[x.fact.day, x.fact.line_id, x.fact.order_id, x.fact.municipality_code, x.municipality,
+              x.fact.cooperative_id, x.cooperative, x.fact.buyer_id, x.buyer, x.fact.price_per_kg, x.reference,
+              x.flag, len(x.reviews)] for x in result.flagged]
     if _wants_export():
         return _export("anomalias", header, table)
     figures = []

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.accounts.models import Buyer
+from marketplace.accounts.models import Buyer, Organisation
 from marketplace.catalog.models import Product
 from marketplace.core.models import AuditEvent
 from marketplace.extensions import db
@@ -26,6 +26,7 @@ from marketplace.insights.models import (
 )
 from marketplace.orders import services as orders
 from marketplace.orders.models import OrderPart, SaleChange
+from tests.conftest import login
 from tests.orders.conftest import (
     TODAY,
     api_token,
@@ -154,7 +155,7 @@ def test_staff_indicators_match_the_services_and_the_sales(app, scene):
             db.session.rollback()
 
 
-def test_staff_anomalies_flag_the_sale_far_below_the_median(app, scene):
+def test_staff_anomalies_flag_the_sale_far_below_the_median(app, scene, factory):
     client = app.test_client()
     body = _get(client, f"anomalies?product_id={scene.cacao}&{PERIOD}", scene.staff).get_json()
     with app.app_context():
@@ -165,6 +166,17 @@ def test_staff_anomalies_flag_the_sale_far_below_the_median(app, scene):
     [flag] = body["flagged"]
     assert (D(flag["price_per_kg"]), D(flag["reference_per_kg"]), flag["flag"], flag["buyer_id"]) == \
         (D(4000), D(10000), "low", scene.buyer2_id)
+    # The reviewer is told who sold, who bought and where, not only their numbers.
+    with app.app_context():
+        seller = db.session.get(Organisation, flag["cooperative_id"]).name
+    assert (flag["cooperative"], flag["buyer"], flag["municipality_code"]) == \
+        (seller, "Cacao de Origen S.A.S.", "18753")
+    assert flag["municipality"].startswith("San Vicente del Caguán")
+    page_client = app.test_client()
+    login(page_client, factory.staff())
+    page = page_client.get(f"/seguimiento/anomalias?producto={scene.cacao}").get_data(as_text=True)
+    assert seller in page and "Cacao de Origen S.A.S." in page and "San Vicente del Caguán" in page
+    assert f'href="/pedidos/{flag["order_id"]}"' in page
 
 
 def test_staff_read_the_audit_trail_newest_first(app, scene):
