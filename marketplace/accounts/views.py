@@ -38,7 +38,15 @@ from marketplace.accounts.forms import (
     TokenForm,
     role_choices,
 )
-from marketplace.accounts.models import ROLES_BY_KIND, Buyer, Cooperative, OrgKind, OrgStatus, Role
+from marketplace.accounts.models import (
+    ROLES_BY_KIND,
+    Buyer,
+    Cooperative,
+    OrgKind,
+    OrgStatus,
+    Role,
+    User,
+)
 from marketplace.core.access import admin_required, member_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.models import AuditEvent
@@ -586,8 +594,11 @@ def organisation(org_id: int):
     history = db.session.scalars(
         select(AuditEvent).where(AuditEvent.organisation_id == org.id).order_by(AuditEvent.id.desc()).limit(50)
     ).all()
+    actor_ids = {e.actor_id for e in history if e.actor_id}
+    people = {uid: name for uid, name in db.session.execute(
+        select(User.id, User.full_name).where(User.id.in_(actor_ids)))} if actor_ids else {}
     return render_template(
-        "accounts/admin_organisation.html", org=org, form=form, history=history,
+        "accounts/admin_organisation.html", org=org, form=form, history=history, people=people,
         members=services.members_of(org),
     ), status_code
 

@@ -179,6 +179,12 @@ def test_only_platform_admins_verify_and_every_step_is_audited(app, factory):
             (admin.user_id, "pending", "verified"), (admin.user_id, "verified", "suspended")]
     log = admin_client.get(f"/admin/auditoria?organizacion={coop_id}", follow_redirects=True).get_data(as_text=True)
     assert "organisation.suspended" in log and "Documentos vencidos" in log
+    # Both trails say who by name, not by a number.
+    with app.app_context():
+        admin_name = db.session.get(User, admin.user_id).full_name
+    history = admin_client.get(f"/admin/organizaciones/{coop_id}").get_data(as_text=True)
+    assert admin_name in history.split('class="audit"')[1]
+    assert admin_name in log.split('class="audit"')[1]
 
 
 def test_a_refused_change_leaves_no_audit_event(app, factory):

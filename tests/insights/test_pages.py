@@ -8,6 +8,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from marketplace.accounts.models import Organisation, User
 from marketplace.core.models import AuditEvent
 from marketplace.extensions import db
 from marketplace.insights.models import TransactionReview
@@ -141,3 +142,22 @@ def test_the_targets_address_leads_staff_to_the_targets_beside_the_indicators(ap
     buyer = app.test_client()
     login(buyer, sold.buyer)
     assert buyer.get("/seguimiento/metas").status_code == 403
+
+
+def test_the_audit_trail_names_who_changed_what_and_for_which_organisation(app, sold, factory):
+    auditor = app.test_client()
+    login(auditor, factory.staff())
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "order_part.accept",
+                                                           AuditEvent.actor_id.is_not(None)).limit(1))
+        actor = db.session.get(User, event.actor_id).full_name
+        organisation = db.session.get(Organisation, event.organisation_id).name
+        object_id = event.object_id
+    page = auditor.get(f"/seguimiento/auditoria?accion=order_part.accept&id={object_id}").get_data(as_text=True)
+    row = page.split("<tbody>")[1].split("</tbody>")[0]
+    assert actor in row and organisation in row
+    download = auditor.get(f"/seguimiento/auditoria?accion=order_part.accept&id={object_id}&formato=csv")
+    rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
+    header, first = rows[0], rows[1]
+    assert first[header.index("Usuario")] == actor and first[header.index("Organización")] == organisation
+    assert first[header.index("Usuario n.º")] == str(event.actor_id)
