@@ -163,7 +163,7 @@ def indicators():
         charts.Series(_("Cooperativas con ventas"), list(zip(labels, [v for _m, v in by_code["cooperatives"].monthly],
                                                              strict=True))),
         charts.Series(_("Alianzas"), list(zip(labels, [v for _m, v in by_code["alliances"].monthly], strict=True))),
-        charts.Series(_("Alianzas con compras repetidas"),
+        charts.Series(_("Alianzas con compras repetidas (acumuladas)"),
                       list(zip(labels, [v for _m, v in by_code["repeat_alliances"].monthly], strict=True))),
     ], title=_("Cooperativas y alianzas por mes"), include_zero=True, lang=_lang())
     shares = charts.line_chart([

@@ -161,3 +161,15 @@ def test_the_audit_trail_names_who_changed_what_and_for_which_organisation(app, 
     header, first = rows[0], rows[1]
     assert first[header.index("Usuario")] == actor and first[header.index("Organización")] == organisation
     assert first[header.index("Usuario n.º")] == str(event.actor_id)
+
+
+def test_the_month_by_month_table_shows_pesos_kilos_and_shares_as_such(app, sold, factory):
+    auditor = app.test_client()
+    login(auditor, factory.staff())
+    html = auditor.get("/seguimiento/indicadores").get_data(as_text=True)
+    monthly = html.split("Mes a mes")[1].split("</table>")[0]
+    this_month = [row for row in monthly.split("<tr>") if "$" in row and "$ 0<" not in row]
+    assert len(this_month) == 1  # only the month of the sale has income
+    cells = this_month[0].split('<td class="num">')[1:]
+    assert cells[0].startswith("$ ") and cells[1].split("<")[0].endswith(" kg")
+    assert any(c.split("<")[0].endswith(" %") for c in cells)
