@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from marketplace.accounts.api import secured
+from marketplace.accounts.models import Organisation, User
 from marketplace.extensions import csrf, db
 from marketplace.insights import services
 from marketplace.insights.schemas import (
@@ -143,5 +144,17 @@ def audit_events(args):
         object_id=args.get("object_id"), action=args.get("action"), start=args.get("start"), end=args.get("end")))
     page, size = args["page"], args["page_size"]
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    items = db.session.scalars(stmt.limit(size).offset((page - 1) * size)).all()
+    events = db.session.scalars(stmt.limit(size).offset((page - 1) * size)).all()
+    people = _names(User, User.full_name, {e.actor_id for e in events if e.actor_id})
+    organisations = _names(Organisation, Organisation.name, {e.organisation_id for e in events if e.organisation_id})
+    items = [{"id": e.id, "occurred_at": e.occurred_at, "actor_id": e.actor_id, "actor_name": people.get(e.actor_id),
+              "organisation_id": e.organisation_id, "organisation_name": organisations.get(e.organisation_id),
+              "action": e.action, "object_type": e.object_type, "object_id": e.object_id, "before": e.before,
+              "after": e.after, "note": e.note} for e in events]
     return {"page": page, "page_size": size, "total": total, "pages": -(-total // size), "items": items}
+
+
+def _names(model, column, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {key: name for key, name in db.session.execute(select(model.id, column).where(model.id.in_(ids)))}

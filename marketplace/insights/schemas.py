@@ -158,7 +158,10 @@ class AuditEventSchema(Schema):
     id = fields.Integer(required=True)
     occurred_at = fields.DateTime(required=True)
     actor_id = fields.Integer(required=True, allow_none=True)
+    actor_name = fields.String(required=True, allow_none=True,
+                               metadata={"description": "Quién hizo el cambio; null si fue el sistema."})
     organisation_id = fields.Integer(required=True, allow_none=True)
+    organisation_name = fields.String(required=True, allow_none=True)
     action = fields.String(required=True)
     object_type = fields.String(required=True)
     object_id = fields.String(required=True)

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.accounts.models import Buyer, Organisation
+from marketplace.accounts.models import Buyer, Organisation, User
 from marketplace.catalog.models import Product
 from marketplace.core.models import AuditEvent
 from marketplace.extensions import db
@@ -189,6 +189,12 @@ def test_staff_read_the_audit_trail_newest_first(app, scene):
     assert [e["id"] for e in body["items"]] == newest
     placed = _get(client, "audit-events?action=order.placed", scene.staff).get_json()
     assert placed["total"] == 2 and {e["object_type"] for e in placed["items"]} == {"order"}
+    with app.app_context():
+        expected = {(e.actor_id, db.session.get(User, e.actor_id).full_name,
+                     db.session.get(Organisation, e.organisation_id).name)
+                    for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == "order.placed"))}
+    assert {(e["actor_id"], e["actor_name"], e["organisation_name"]) for e in placed["items"]} == expected
+    assert "Cacao de Origen S.A.S." in {name for _id, _n, name in expected}
     today = TODAY.isoformat()
     assert _get(client, f"audit-events?start={today}&end={today}&action=order_part.accept",
                 scene.staff).get_json()["total"] == 5
