@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("APP_ENV", "testing")
 os.environ.setdefault("SECRET_KEY", "benchmark-only-secret")
 
+from _machine import machine_busy_seconds  # noqa: E402  (beside this script)
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
@@ -735,15 +736,6 @@ def report(r: dict, args) -> bool:
         print(f"    {raw['name']:<34} {raw['raw']:7.1f} ms {raw['service']:6.1f} ms {raw['raw'] / raw['service']:6.1f}x"
               f"  {'yes' if raw['agree'] else 'NO'} ({raw['detail']})")
     return ok
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds spent on anything but idle and iowait, all CPUs together (Linux /proc)."""
-    try:
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def main() -> int:

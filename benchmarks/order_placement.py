@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("APP_ENV", "testing")
 os.environ.setdefault("SECRET_KEY", "benchmark-only")
 
+from _machine import machine_busy_seconds  # noqa: E402  (beside this script)
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
@@ -201,15 +202,6 @@ def postgres_cpu() -> dict[int, float]:
         except (OSError, ValueError, IndexError):
             continue
     return found
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU seconds spent on anything but idle and iowait, all CPUs together (Linux /proc)."""
-    try:
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def stop(server: subprocess.Popen) -> None:

@@ -24,7 +24,7 @@ from marketplace.accounts.models import (
 )
 from marketplace.accounts.services import staff_organisation
 from marketplace.core import audit
-from marketplace.core.models import Municipality, utcnow
+from marketplace.core.models import BOGOTA, Municipality, bogota_date, utcnow
 from marketplace.extensions import db
 
 # What each PDET subregion is known for, to name cooperatives believably.
@@ -678,7 +678,6 @@ def seed_history(rng: random.Random) -> tuple[int, int]:
     stock from today's listings: each quarter's sales come from a past lot of their own.
     Skipped when any order from before this month exists. Returns (orders, lines)."""
     from datetime import UTC, datetime, time, timedelta
-    from zoneinfo import ZoneInfo
 
     from flask import current_app
     from sqlalchemy import insert, or_
@@ -700,9 +699,9 @@ def seed_history(rng: random.Random) -> tuple[int, int]:
         Quality,
     )
 
-    bogota = ZoneInfo("America/Bogota")
+    bogota = BOGOTA
     now = utcnow()
-    today = now.astimezone(bogota).date()
+    today = bogota_date(now)
     this_month = today.replace(day=1)
     month_start = datetime.combine(this_month, time(0), bogota).astimezone(UTC)
     if db.session.scalar(select(Order.id).where(or_(Order.placed_at < month_start,

@@ -164,6 +164,24 @@ def median_iqr(values: Sequence[Decimal]) -> Summary:
     )
 
 
+def _weighted_pairs(values: Sequence[Decimal], weights: Sequence[Decimal | int]) -> list[tuple[Decimal, Decimal]]:
+    """(value, weight) with a positive weight, sorted by value; zero weights are dropped,
+    negative weights and a length mismatch refused, nothing left is NO_DATA."""
+    if len(values) != len(weights):
+        raise IndicatorError(INVALID_ARGUMENT, "values and weights differ in length")
+    pairs = []
+    for value, weight in zip(values, weights, strict=True):
+        weight = _decimal(weight)
+        if weight < 0:
+            raise IndicatorError(INVALID_ARGUMENT, "negative weight")
+        if weight > 0:
+            pairs.append((_decimal(value), weight))
+    if not pairs:
+        raise IndicatorError(NO_DATA, "no value with a positive weight")
+    pairs.sort(key=lambda pair: pair[0])
+    return pairs
+
+
 def weighted_quantile(
     values: Sequence[Decimal], weights: Sequence[Decimal | int], p: Fraction | Decimal | int | str
 ) -> Decimal:
@@ -177,21 +195,10 @@ def weighted_quantile(
     :func:`quantile`: with equal weights the two can differ. Zero weights are ignored;
     negative weights are refused.
     """
-    if len(values) != len(weights):
-        raise IndicatorError(INVALID_ARGUMENT, "values and weights differ in length")
     fraction = Fraction(str(p)) if isinstance(p, Decimal | str) else Fraction(p)
     if not 0 <= fraction <= 1:
         raise IndicatorError(INVALID_ARGUMENT, f"quantile {p} outside [0, 1]")
-    pairs = []
-    for value, weight in zip(values, weights, strict=True):
-        weight = _decimal(weight)
-        if weight < 0:
-            raise IndicatorError(INVALID_ARGUMENT, "negative weight")
-        if weight > 0:
-            pairs.append((_decimal(value), weight))
-    if not pairs:
-        raise IndicatorError(NO_DATA, "no value with a positive weight")
-    pairs.sort(key=lambda pair: pair[0])
+    pairs = _weighted_pairs(values, weights)
     total = sum((weight for _value, weight in pairs), Decimal(0))
     target = Fraction(total) * fraction
     cumulative = Decimal(0)
@@ -210,18 +217,7 @@ def weighted_median_iqr(values: Sequence[Decimal], weights: Sequence[Decimal | i
     exactly in decimal arithmetic wide enough never to round (dashboards call this for every
     month of every series, so the per-step :class:`~fractions.Fraction` is avoided).
     """
-    if len(values) != len(weights):
-        raise IndicatorError(INVALID_ARGUMENT, "values and weights differ in length")
-    pairs = []
-    for value, weight in zip(values, weights, strict=True):
-        weight = _decimal(weight)
-        if weight < 0:
-            raise IndicatorError(INVALID_ARGUMENT, "negative weight")
-        if weight > 0:
-            pairs.append((_decimal(value), weight))
-    if not pairs:
-        raise IndicatorError(NO_DATA, "no value with a positive weight")
-    pairs.sort(key=lambda pair: pair[0])
+    pairs = _weighted_pairs(values, weights)
     found: list[Decimal] = []
     with localcontext() as context:
         context.prec = _EXACT_PRECISION
