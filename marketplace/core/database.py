@@ -8,10 +8,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 _configured = False
+# Seconds to wait for a PostgreSQL server to accept a connection (libpq waits for ever by
+# default): a database that does not answer fails the request, and the health check, soon.
+PG_CONNECT_TIMEOUT = 5
 
 
 def configure_engines() -> None:
-    """Enforce foreign keys, wait on locks and begin write transactions on SQLite."""
+    """Enforce foreign keys, wait on locks and begin write transactions on SQLite; give up
+    on a PostgreSQL server that does not accept a connection within a few seconds."""
     global _configured
     if _configured:
         return
@@ -26,6 +30,11 @@ def configure_engines() -> None:
             cursor.close()
             # SQLAlchemy, not the driver, opens transactions (see _sqlite_begin).
             dbapi_connection.isolation_level = None
+
+    @event.listens_for(Engine, "do_connect")
+    def _connect_timeout(dialect, _record, _cargs, cparams):
+        if dialect.name == "postgresql":
+            cparams.setdefault("connect_timeout", PG_CONNECT_TIMEOUT)
 
     @event.listens_for(Engine, "begin")
     def _sqlite_begin(conn):

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
-from sqlalchemy import text
 
 from marketplace.core import geography
+from marketplace.core import health as health_checks
 from marketplace.core.safety import safe_next
 from marketplace.extensions import db, limiter
 
@@ -36,6 +45,11 @@ def municipalities():
 @bp.get("/salud")
 @limiter.exempt
 def health():
-    """For load balancers: the app answers and the database is reachable."""
-    db.session.execute(text("SELECT 1"))
-    return jsonify(status="ok")
+    """For load balancers: JSON 200 when the database (and Redis, if configured) answer,
+    JSON 503 naming what does not."""
+    checks = health_checks.run(db.engine, current_app.config.get("REDIS_URL"))
+    healthy = all(state in ("ok", "not_configured") for state in checks.values())
+    response = jsonify(status="ok" if healthy else "unavailable", checks=checks)
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
