@@ -319,3 +319,32 @@ class SaleChange(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     part_id: Mapped[int] = mapped_column(ForeignKey("order_part.id", ondelete="CASCADE"), index=True)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PayoutAdjustment(db.Model):
+    """A correction to what a cooperative is owed for a part already paid out (a shipment's
+    cost corrected by staff after the payout). The paid part's figures stay as they were
+    paid; the signed amount (positive: owed to the cooperative, negative: to be taken back)
+    is added to the cooperative's next payout, which records itself as ``applied_part``."""
+
+    __tablename__ = "payout_adjustment"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_nonzero"),
+        CheckConstraint("(applied_part_id IS NULL) = (applied_at IS NULL)", name="applied_together"),
+        Index("ix_payout_adjustment_coop_applied", "cooperative_id", "applied_part_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperative.id"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("order_part.id"), index=True)  # the part it came from
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipment.id", ondelete="SET NULL"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    applied_part_id: Mapped[int | None] = mapped_column(ForeignKey("order_part.id"), index=True)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    part: Mapped[OrderPart] = relationship(foreign_keys=[part_id])
+    applied_part: Mapped[OrderPart | None] = relationship(foreign_keys=[applied_part_id])
+    created_by: Mapped[User | None] = relationship()

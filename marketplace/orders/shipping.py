@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -19,13 +19,23 @@ from marketplace.accounts.models import Cooperative, Organisation, OrgKind, Role
 from marketplace.catalog.models import CollectionPoint
 from marketplace.core import audit
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
+from marketplace.core.models import utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 from marketplace.logistics import costing
 from marketplace.logistics import services as logistics
 from marketplace.logistics.models import Shipment, ShipmentLeg, ShipmentPart
-from marketplace.orders import services
-from marketplace.orders.models import Order, OrderLine, OrderPart, PartStatus, SaleChange
+from marketplace.orders import adjustments, services
+from marketplace.orders.models import (
+    CLOSED_WITHOUT_SALE,
+    Order,
+    OrderLine,
+    OrderPart,
+    PartStatus,
+    PayoutAdjustment,
+    PayoutStatus,
+    SaleChange,
+)
 
 PESO = Decimal("1")
 MAX_COP = Decimal("100000000")
@@ -234,60 +244,198 @@ def _parts(shipment: Shipment) -> list[OrderPart]:
 
 # ---------------------------------------------------------------- actual costs
 
+COOPERATIVE_PAYS = "cooperative"  # ShipmentLeg.paid_by: the cooperative's ledger bears the leg
+PLATFORM_PAYS = "platform"
+REASON_MAX = 500
+ARRIVED = (PartStatus.DELIVERED, PartStatus.SETTLED)
+
+
+def costs_closed(shipment: Shipment, parts: list[OrderPart] | None = None) -> bool:
+    """Actual costs close when the produce has arrived: the shipment is delivered, or every
+    part it carries that was sold is. After that only staff correct them."""
+    if shipment.status == "delivered":
+        return True
+    sold = [p for p in (parts if parts is not None else _parts(shipment)) if p.status not in CLOSED_WITHOUT_SALE]
+    return bool(sold) and all(p.status in ARRIVED for p in sold)
+
+
+def _paid_out(part: OrderPart) -> bool:
+    return part.payout_status == PayoutStatus.PAID or part.status == PartStatus.SETTLED
+
+
+def can_price_leg(user: User, shipment: Shipment, leg: ShipmentLeg) -> bool:
+    """Who may record what a leg cost: an admin; the cooperative whose parts are all the
+    shipment carries; the carrier that drives it, but not for a leg the cooperative paid
+    (a mule to the road), since that cost comes out of the cooperative's net."""
+    if user.is_admin:
+        return True
+    coop = _coop_id(user)
+    if coop is not None and _part_coops(shipment) == {coop}:
+        return True
+    carrier = _carrier_id(user)
+    return leg.paid_by != COOPERATIVE_PAYS and carrier is not None and shipment.carrier_id == carrier
+
+
+def editable_legs(user: User, shipment: Shipment) -> set[int]:
+    """The legs whose cost the user may enter now (none for non-staff once costs closed)."""
+    if not can_record_costs(user, shipment) or (not user.is_admin and costs_closed(shipment)):
+        return set()
+    return {leg.id for leg in shipment.legs if can_price_leg(user, shipment, leg)}
+
+
+def visible_adjustments(user: User, parts: list[OrderPart]) -> list[PayoutAdjustment]:
+    """Payout adjustments that corrections of these parts gave rise to: staff see them all,
+    a cooperative its own; carriers none (they are the cooperative's money)."""
+    coop = _coop_id(user)
+    if not user.is_staff and coop is None:
+        return []
+    return [a for p in parts if user.is_staff or p.cooperative_id == coop for a in adjustments.from_part(p)]
+
+
+def _lock(shipment: Shipment) -> tuple[list[OrderPart], list[ShipmentLeg]]:
+    """Hold the parts' rows (in id order, as a delivery does before it touches the shipment)
+    and then the shipment's, and read them fresh: a correction never races a payout, a
+    delivery or another correction."""
+    ids = sorted(stop.part_id for stop in shipment.stops)
+    parts = list(db.session.scalars(select(OrderPart).where(OrderPart.id.in_(ids)).order_by(OrderPart.id)
+                                    .with_for_update().execution_options(populate_existing=True)))
+    db.session.scalars(select(Shipment).where(Shipment.id == shipment.id).with_for_update()
+                       .execution_options(populate_existing=True)).one()
+    legs = list(db.session.scalars(select(ShipmentLeg).where(ShipmentLeg.shipment_id == shipment.id)
+                                   .order_by(ShipmentLeg.position).execution_options(populate_existing=True)))
+    return parts, legs
+
+
+def _cop(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None
+
 
 def record_actual_costs(actor: User, shipment: Shipment, costs: dict[int, Decimal | None],
-                        actual_pickup: date | None = None, actual_delivery: date | None = None) -> None:
-    """What each leg really cost, entered by the carrier or the cooperative. Once every leg
-    has its cost, the total is allocated to the order lines by weight (to the peso)."""
+                        actual_pickup: date | None = None, actual_delivery: date | None = None,
+                        reason: str | None = None, now: datetime | None = None) -> list[PayoutAdjustment]:
+    """What each leg really cost (``None``: leave the leg as it is). Once every leg has its
+    cost, the total is allocated to the order lines by weight (to the peso) and the legs the
+    cooperative paid become the transport its ledger bears.
+
+    - The carrier that drives the shipment prices the platform's legs, never the
+      cooperative's; the cooperative whose parts it all is prices any leg; an admin too.
+    - Once the produce has arrived (``costs_closed``) only an admin corrects, with a reason.
+    - A part already paid out keeps the figures it was paid on: the change in what its
+      cooperative bears becomes a payout adjustment on the cooperative's next payout
+      (staff only, with a reason). Those adjustments are returned.
+    - No leg and no shipment costs more than ``MAX_COP``, and nobody but an admin giving a
+      reason leaves a cooperative's net for a part below zero.
+
+    Everything is audited with before and after; refused input changes nothing."""
     if not can_record_costs(actor, shipment):
         raise NotFound(_l("No encontramos ese envío."))
-    legs = {leg.id: leg for leg in shipment.legs}
+    parts, leg_rows = _lock(shipment)
+    legs = {leg.id: leg for leg in leg_rows}
+    closed = costs_closed(shipment, parts)
+    if closed and not actor.is_admin:
+        raise Conflict(_l("Los pedidos de este envío ya se entregaron y sus costos están cerrados. Si hay un "
+                          "error, pida al equipo del programa que lo corrija."))
+    reason = clean_text(reason) or None
+    if reason and len(reason) > REASON_MAX:
+        raise DomainError(_l("Máximo %(max)d caracteres.", max=REASON_MAX), "reason")
     if not costs or set(costs) - set(legs):
         raise DomainError(_l("Escriba el costo de los tramos de este envío."), "legs")
+    new: dict[int, Decimal] = {}
     for leg_id, value in costs.items():
         if value is None:
             continue
-        if value < 0 or value > MAX_COP:
+        if not value.is_finite() or value < 0 or value > MAX_COP:
             raise DomainError(_l("Escriba un costo entre 0 y 100 millones de pesos."), f"leg-{leg_id}")
+        if not can_price_leg(actor, shipment, legs[leg_id]):
+            raise Forbidden(_l("El tramo %(n)s lo paga la cooperativa: solo ella o el equipo del programa "
+                               "registran su costo.", n=legs[leg_id].position + 1), f"leg-{leg_id}")
+        new[leg_id] = value.quantize(PESO, ROUND_HALF_UP)
     if actual_pickup and actual_delivery and actual_delivery < actual_pickup:
         raise DomainError(_l("La entrega no puede ser antes de la recogida."), "actual_delivery")
-    before = {str(leg.id): str(leg.actual_cop) if leg.actual_cop is not None else None for leg in shipment.legs}
-    for leg_id, value in costs.items():
-        if value is not None:
-            legs[leg_id].actual_cop = value.quantize(PESO, ROUND_HALF_UP)
+    total = sum((new.get(leg.id, leg.actual_cop) or Decimal("0") for leg in leg_rows), Decimal("0"))
+    if total > MAX_COP:
+        raise DomainError(_l("El costo real del envío no puede pasar de 100 millones de pesos."), "legs")
+    changed = {leg_id: value for leg_id, value in new.items() if legs[leg_id].actual_cop != value}
+    if closed and not changed:
+        raise DomainError(_l("Cambie al menos un costo para corregirlo."), "legs")
+    if closed and not reason:
+        raise DomainError(_l("Escriba el motivo de la corrección."), "reason")
+
+    before_legs = {str(leg.id): _cop(leg.actual_cop) for leg in leg_rows}
+    borne_before = {p.id: p.logistics_borne for p in parts}
+    before_parts = {str(p.id): {"logistics_actual": _cop(p.logistics_actual), "logistics_borne": str(p.logistics_borne),
+                                "net": str(services.ledger(p).net)} for p in parts}
+    for leg_id, value in new.items():
+        legs[leg_id].actual_cop = value
     if actual_pickup:
         shipment.actual_pickup = actual_pickup
     if actual_delivery:
         shipment.actual_delivery = actual_delivery
-    complete = all(leg.actual_cop is not None for leg in shipment.legs)
-    shipment.actual_cop = sum((leg.actual_cop for leg in shipment.legs), Decimal("0")) if complete else None
+    complete = all(leg.actual_cop is not None for leg in leg_rows)
+    shipment.actual_cop = sum((leg.actual_cop for leg in leg_rows), Decimal("0")) if complete else None
+    frozen = [p for p in parts if _paid_out(p)]
+    owed: dict[int, Decimal] = {}
     if complete:
-        allocate_actual_cost(shipment)
-    audit.record("shipment.actual_costs", "shipment", shipment.id, actor=actor, before=before,
-                 after={str(leg.id): str(leg.actual_cop) if leg.actual_cop is not None else None
-                        for leg in shipment.legs})
+        borne = allocate_actual_cost(shipment, frozen={p.id for p in frozen})
+        for part in frozen:
+            # What the cooperative bears for the part as paid, with earlier adjustments.
+            bears = part.logistics_borne - sum((a.amount for a in adjustments.from_part(part)), Decimal("0"))
+            if bears != borne[part.id]:
+                owed[part.id] = bears - borne[part.id]
+    if owed and not actor.is_admin:
+        paid = next(p for p in frozen if p.id in owed)
+        raise Conflict(_l("El pedido %(n)s ya se pagó a la cooperativa: solo el equipo del programa corrige "
+                          "este costo.", n=paid.order.number))
+    if owed and not reason:
+        raise DomainError(_l("El pedido ya se pagó a la cooperativa: escriba el motivo del ajuste a su próximo "
+                             "pago."), "reason")
+    for part in parts:
+        if part in frozen or borne_before[part.id] == part.logistics_borne:
+            continue
+        if services.ledger(part).net < 0 and not (actor.is_admin and reason):
+            raise DomainError(_l("Con estos costos la cooperativa recibiría menos de cero por el pedido %(n)s. "
+                                 "Revise las cifras; si son correctas, el equipo del programa las registra con "
+                                 "un motivo.", n=part.order.number), "legs")
+    now = now or utcnow()
+    created = [adjustments.create(actor, part, owed[part.id], reason, shipment_id=shipment.id, now=now)
+               for part in frozen if part.id in owed]
+    coops = {p.cooperative_id for p in parts}
+    after_parts = {str(p.id): {"logistics_actual": _cop(p.logistics_actual), "logistics_borne": str(p.logistics_borne),
+                               "net": str(services.ledger(p).net)} for p in parts}
+    after: dict = {"legs": {str(leg.id): _cop(leg.actual_cop) for leg in leg_rows}, "parts": after_parts}
+    if created:
+        after["adjustments"] = {str(a.part_id): str(a.amount) for a in created}
+    audit.record("shipment.cost_corrected" if closed or created else "shipment.actual_costs", "shipment",
+                 shipment.id, actor=actor, organisation_id=next(iter(coops)) if len(coops) == 1 else None, note=reason,
+                 before={"legs": before_legs, "parts": before_parts}, after=after)
     db.session.flush()
+    return created
 
 
-def allocate_actual_cost(shipment: Shipment) -> None:
+def allocate_actual_cost(shipment: Shipment, frozen: set[int] | frozenset[int] = frozenset()) -> dict[int, Decimal]:
     """Split the shipment's actual cost over its order lines in proportion to their kilos;
     the shares add up to the total to the peso. Legs the cooperative paid become, in the
-    same proportion, the transport each part's cooperative bore in its ledger."""
+    same proportion, the transport each part's cooperative bore in its ledger. Parts in
+    ``frozen`` (paid out) keep their figures. Returns each part's borne share."""
     parts = _parts(shipment)
     lines = [ln for part in parts for ln in sorted(part.lines, key=lambda ln: ln.id)]
     weights = [ln.quantity_kg for ln in lines]
     shares = costing.allocate(shipment.actual_cop, weights, PESO)
     per_part: dict[int, Decimal] = defaultdict(Decimal)
     for line, share in zip(lines, shares, strict=True):
-        line.logistics_actual = share
+        if line.part_id not in frozen:
+            line.logistics_actual = share
         per_part[line.part_id] += share
-    borne_total = sum((leg.actual_cop for leg in shipment.legs if leg.paid_by == "cooperative"), Decimal("0"))
+    borne_total = sum((leg.actual_cop for leg in shipment.legs if leg.paid_by == COOPERATIVE_PAYS), Decimal("0"))
     part_weights = [part_kg(p) for p in parts]
     borne = costing.allocate(borne_total, part_weights, PESO) if borne_total > 0 else [Decimal("0")] * len(parts)
     for part, share in zip(parts, borne, strict=True):
+        if part.id in frozen:
+            continue
         part.logistics_actual = per_part[part.id]
         part.logistics_borne = share
         db.session.add(SaleChange(part_id=part.id))
+    return {part.id: share for part, share in zip(parts, borne, strict=True)}
 
 
 # ---------------------------------------------------------------- last mile
@@ -359,7 +507,7 @@ def last_mile_report(start: date | None = None, end: date | None = None) -> list
         .join(part_kg_q, part_kg_q.c.part_id == OrderPart.id)
         .join(Municipality, Municipality.code == OrderLine.municipality_code)
         .join(Product, Product.id == OrderLine.product_id)
-        .where(OrderPart.status.not_in([s.value for s in services.CLOSED_WITHOUT_SALE]))
+        .where(OrderPart.status.not_in([s.value for s in CLOSED_WITHOUT_SALE]))
     )
     if start:
         stmt = stmt.where(func.date(Order.placed_at) >= start)

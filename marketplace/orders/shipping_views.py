@@ -13,10 +13,11 @@ from flask_login import current_user, login_required
 from marketplace.core import geography
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
+from marketplace.core.formatting import cop
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
-from marketplace.orders import routes, shipping
+from marketplace.orders import adjustments, routes, shipping
 from marketplace.orders.forms import PlainForm
 
 bp = Blueprint("shipping", __name__, template_folder="templates")
@@ -78,10 +79,14 @@ def new_shipment():
 def shipment_page(shipment_id: int):
     shipment = shipping.visible_shipment(current_user, shipment_id)
     parts = shipping._parts(shipment)  # noqa: SLF001
+    editable = shipping.editable_legs(current_user, shipment)
+    closed = shipping.costs_closed(shipment, parts)
     return render_template("orders/shipment.html", shipment=shipment, parts=parts, form=PlainForm(),
-                           can_record=shipping.can_record_costs(current_user, shipment),
+                           can_record=shipping.can_record_costs(current_user, shipment), editable=editable,
+                           closed=closed, correcting=closed and bool(editable),
                            last_mile=shipping.last_mile, mode_names=logistics.MODE_NAMES,
-                           leg_kinds=logistics.LEG_KINDS)
+                           leg_kinds=logistics.LEG_KINDS,
+                           moved=shipping.visible_adjustments(current_user, parts))
 
 
 @bp.post("/envios/<int:shipment_id>/costos")
@@ -91,7 +96,10 @@ def record_costs(shipment_id: int):
     if not PlainForm().validate_on_submit():
         abort(400)
     costs, bad = {}, []
+    editable = shipping.editable_legs(current_user, shipment)
     for leg in shipment.legs:
+        if leg.id not in editable:
+            continue  # shown, not entered: the service refuses anyone else's figure for it
         raw = request.form.get(f"actual-{leg.id}", "").strip()
         value = parse_decimal(raw) if raw else None
         if raw and value is None:
@@ -101,9 +109,14 @@ def record_costs(shipment_id: int):
         flash(_("Escriba el costo del tramo %(n)s en pesos, solo números.", n=bad[0]), "error")
         return redirect(url_for("shipping.shipment_page", shipment_id=shipment.id)), 303
     try:
-        shipping.record_actual_costs(current_user, shipment, costs, _date("actual_pickup"), _date("actual_delivery"))
+        created = shipping.record_actual_costs(current_user, shipment, costs, _date("actual_pickup"),
+                                               _date("actual_delivery"), request.form.get("reason"))
         db.session.commit()
         flash(_("Costos registrados."), "success")
+        for adjustment in created:
+            flash(_("El pedido %(n)s ya se había pagado a la cooperativa: la diferencia, %(amount)s, queda como "
+                    "ajuste en su próximo pago.", n=adjustment.part.order.number, amount=cop(adjustment.amount)),
+                  "info")
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc.message), "error")
@@ -203,4 +216,8 @@ def shipping_helpers():
         return org.name if org else ""
 
     return {"shipment_status": lambda s: SHIPMENT_STATUS.get(s.status, s.status), "mode_label": mode_label,
-            "carrier_name": carrier_name, "shipment_of": shipping.shipment_of, "last_mile_of": shipping.last_mile}
+            "carrier_name": carrier_name, "shipment_of": shipping.shipment_of, "last_mile_of": shipping.last_mile,
+            # Payout adjustments where payouts are shown: staff's payouts due, a cooperative's sales.
+            "transfer_of": adjustments.transfer_amount, "pending_adjustments": adjustments.pending,
+            "adjustments_of_coop": adjustments.summary, "adjustments_from": adjustments.from_part,
+            "adjustments_applied_to": adjustments.applied_to}

@@ -22,6 +22,7 @@ from marketplace.extensions import csrf, db, limiter
 from marketplace.orders import payments, services
 from marketplace.orders.forms import CheckoutForm, PlainForm
 from marketplace.orders.models import (
+    CLOSED_WITHOUT_SALE,
     Dispute,
     DisputeStatus,
     Order,
@@ -350,7 +351,7 @@ def sales():
     parts = services.cooperative_parts(coop)
     ledgers = {p.id: services.ledger(p) for p in parts}
     owed = sum((ledgers[p.id].net for p in parts if p.payout_status.value in ("due", "pending")
-                and p.status not in services.CLOSED_WITHOUT_SALE), Decimal("0"))
+                and p.status not in CLOSED_WITHOUT_SALE), Decimal("0"))
     paid = sum((ledgers[p.id].net for p in parts if p.payout_status.value == "paid"), Decimal("0"))
     return render_template("orders/sales.html", coop=coop, parts=parts, ledgers=ledgers, owed=owed, paid=paid,
                            groups=services.group_by_status(parts), PartStatus=PartStatus)

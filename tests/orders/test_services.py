@@ -18,7 +18,7 @@ from marketplace.core.audit import AppendOnlyError
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.core.models import AuditEvent, utcnow
 from marketplace.extensions import db
-from marketplace.orders import services
+from marketplace.orders import placing, services
 from marketplace.orders.models import (
     Dispute,
     DisputeStatus,
@@ -297,7 +297,7 @@ def test_second_line_short_takes_no_stock_and_writes_nothing(app, market, monkey
         db.session.execute(update(Listing).where(Listing.id == market.listing_b).values(available_kg=D("10")))
         return result
 
-    monkeypatch.setattr(services, "quote", quote_then_lose_b)
+    monkeypatch.setattr(placing, "quote", quote_then_lose_b)
     with app.app_context():
         with pytest.raises(Conflict):
             services.place_order(user(market.buyer), order_request(
