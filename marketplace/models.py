@@ -44,6 +44,7 @@ from marketplace.orders.models import (  # noqa: F401
     OrderLine,
     OrderPart,
     PartEvent,
+    PayoutAdjustment,
     Refund,
     SaleChange,
     StripeEvent,

@@ -292,6 +292,17 @@ def visible_adjustments(user: User, parts: list[OrderPart]) -> list[PayoutAdjust
     return [a for p in parts if user.is_staff or p.cooperative_id == coop for a in adjustments.from_part(p)]
 
 
+def adjustments_for(user: User, limit: int = 500) -> list[PayoutAdjustment]:
+    """Staff see every payout adjustment; a cooperative its own; others none. Newest first."""
+    stmt = select(PayoutAdjustment).order_by(PayoutAdjustment.id.desc()).limit(limit)
+    if user.is_staff:
+        return list(db.session.scalars(stmt))
+    coop = _coop_id(user)
+    if coop is None:
+        return []
+    return list(db.session.scalars(stmt.where(PayoutAdjustment.cooperative_id == coop)))
+
+
 def _lock(shipment: Shipment) -> tuple[list[OrderPart], list[ShipmentLeg]]:
     """Hold the parts' rows (in id order, as a delivery does before it touches the shipment)
     and then the shipment's, and read them fresh: a correction never races a payout, a

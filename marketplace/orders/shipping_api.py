@@ -70,6 +70,22 @@ class ShipmentCostsInputSchema(Schema):
     legs = fields.List(fields.Nested(ShipmentLegCostSchema), required=True, validate=validate.Length(min=1, max=20))
     actual_pickup = fields.Date(load_default=None, allow_none=True)
     actual_delivery = fields.Date(load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500), metadata={
+        "description": "Motivo: obligatorio para una corrección del equipo después de la entrega."})
+
+
+class PayoutAdjustmentSchema(Schema):
+    id = fields.Integer(required=True)
+    cooperative_id = fields.Integer(required=True)
+    part_id = fields.Integer(required=True, metadata={"description": "La parte pagada cuyo costo se corrigió."})
+    shipment_id = fields.Integer(required=True, allow_none=True)
+    amount = decimal_out("COP con signo: positivo se le debe a la cooperativa, negativo se descuenta.",
+                         required=True)
+    reason = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    applied_part_id = fields.Integer(required=True, allow_none=True,
+                                     metadata={"description": "La parte cuyo pago lo aplicó (vacío: pendiente)."})
+    applied_at = fields.DateTime(required=True, allow_none=True)
 
 
 @blp.route("/shipments")
@@ -110,15 +126,30 @@ def create_shipment(values):
 @secured(blp)
 @blp.arguments(ShipmentCostsInputSchema)
 @blp.response(200, ShipmentSchema)
+@blp.alt_response(403, response="DEFAULT_ERROR", description="Un tramo lo paga la cooperativa: el transportador no "
+                                                              "registra su costo.")
 @blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no le corresponde.")
-@blp.alt_response(422, response="DEFAULT_ERROR", description="Costos no válidos.")
+@blp.alt_response(409, response="DEFAULT_ERROR", description="Los pedidos ya se entregaron (o se pagaron): solo el "
+                                                              "equipo corrige, con motivo.")
+@blp.alt_response(422, response="DEFAULT_ERROR", description="Costos no válidos, o falta el motivo.")
 def record_costs(values, shipment_id):
-    """Registrar el costo real de los tramos (se reparte entre los pedidos por peso)"""
+    """Registrar el costo real de los tramos (se reparte entre los pedidos por peso)
+
+    Cerrado cuando los pedidos se entregan; después solo el equipo corrige, con motivo. Si un
+    pedido ya se pagó a la cooperativa, la diferencia queda como ajuste en su próximo pago."""
     shipment = shipping.visible_shipment(g.api_user, shipment_id)
     shipping.record_actual_costs(g.api_user, shipment, {leg["leg_id"]: leg["actual_cop"] for leg in values["legs"]},
-                                 values["actual_pickup"], values["actual_delivery"])
+                                 values["actual_pickup"], values["actual_delivery"], values["reason"])
     db.session.commit()
     return shipment
+
+
+@blp.route("/payout-adjustments")
+@secured(blp)
+@blp.response(200, PayoutAdjustmentSchema(many=True))
+def list_payout_adjustments():
+    """Ajustes a pagos de cooperativas (los de su cooperativa; el equipo, todos)"""
+    return shipping.adjustments_for(g.api_user)
 
 
 @blp.route("/shipments/<int:shipment_id>/dispatch", methods=["POST"])
