@@ -142,10 +142,16 @@ def get_listing(listing_id):
 @blp.arguments(ListingChangeSchema(partial=True))
 @blp.response(200, ListingSchema)
 @blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no es suya.")
-@blp.alt_response(409, response="DEFAULT_ERROR", description="Precio lejos de la referencia: confirme con confirm_price.")
+@blp.alt_response(409, response="DEFAULT_ERROR", description=(
+    "Precio lejos de la referencia (confirme con confirm_price), o una cantidad menor que los kilos que ya "
+    "tienen pedidos vigentes."))
 @blp.alt_response(422, response="DEFAULT_ERROR", description="Una regla del negocio rechazó los datos.")
 def update_listing(values, listing_id):
-    """Cambiar una oferta propia (solo los campos enviados)"""
+    """Cambiar una oferta propia (solo los campos enviados)
+
+    Al cambiar la cantidad, lo disponible cambia en la misma diferencia; la cantidad no puede
+    quedar por debajo de los kilos que tienen pedidos vigentes.
+    """
     listing = services.own_listing(g.api_user, listing_id)
     services.update_listing(g.api_user, listing, _data(values, base=listing))
     db.session.commit()

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 
 from marketplace.accounts.models import Cooperative, OrgStatus, Role, User
 from marketplace.catalog import units
@@ -25,8 +25,8 @@ from marketplace.catalog.models import (
     Product,
 )
 from marketplace.catalog.photos import PhotoError, ProcessedPhoto, new_key
-from marketplace.core import audit, geography
-from marketplace.core.errors import DomainError, Forbidden, NotFound
+from marketplace.core import audit, formatting, geography
+from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.core.models import Municipality, utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
@@ -369,9 +369,34 @@ def create_listing(actor: User, data: ListingData, photos: list[ProcessedPhoto] 
     return listing
 
 
+def _set_quantity(listing: Listing, quantity_kg: Decimal) -> None:
+    """Give a lot a new quantity, moving its available kilos by the same difference.
+
+    One guarded statement does it, so orders placed or returned meanwhile are never
+    overwritten: quantity = available + kilos held by live orders holds before and after.
+    The quantity cannot go below the kilos held; then nothing changes and ``Conflict``
+    says how many they are.
+    """
+    change = quantity_kg - Listing.quantity_kg
+    result = db.session.execute(
+        update(Listing)
+        .where(Listing.id == listing.id, Listing.available_kg + change >= 0)
+        .values(quantity_kg=quantity_kg, available_kg=Listing.available_kg + change)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        # Only for the message: the refusal itself was the statement's condition.
+        held = db.session.execute(
+            select(Listing.quantity_kg - Listing.available_kg).where(Listing.id == listing.id)).scalar_one()
+        raise Conflict(_l("Ya hay pedidos por %(kg)s kg: la cantidad no puede ser menor.",
+                          kg=formatting.number(held)), "quantity")
+    db.session.refresh(listing, ["quantity_kg", "available_kg"])
+
+
 def update_listing(actor: User, listing: Listing, data: ListingData, photos: list[ProcessedPhoto] | None = None,
                    storage=None, today: date | None = None) -> None:
-    """Change a listing. Quantity already sold stays sold: the new quantity must cover it."""
+    """Change a listing. Quantity already ordered stays ordered: the new quantity must cover
+    the kilos that live orders hold, and what is available moves by the difference."""
     today = today or date.today()
     coop = require_can_sell(actor)
     if listing.cooperative_id != coop.id:
@@ -383,14 +408,14 @@ def update_listing(actor: User, listing: Listing, data: ListingData, photos: lis
     point = _collection_point(coop, data)
     if price_kg != listing.price_per_kg:
         _check_price(product, grade, point, price_kg, data.confirm_price, today)
-    committed = listing.quantity_kg - listing.available_kg
-    if quantity_kg < committed:
-        raise DomainError(_l("Ya hay pedidos por %(kg)s kg: la cantidad no puede ser menor.", kg=committed), "quantity")
+    # The row as stored now, locked until the commit, so the history's "before" is exact
+    # and no other edit of this lot runs in between.
+    db.session.refresh(listing, list(SNAPSHOT), with_for_update=True)
     before = audit.snapshot(listing, SNAPSHOT)
     old_price, old_quantity = listing.price_per_kg, listing.quantity_kg
+    _set_quantity(listing, quantity_kg)
     listing.product, listing.product_id, listing.grade, listing.grade_id = product, product.id, grade, grade.id
     listing.unit, listing.unit_kg = data.unit, unit_kg
-    listing.quantity_kg, listing.available_kg = quantity_kg, quantity_kg - committed
     listing.min_order_kg = min_order_kg
     listing.price_per_unit, listing.price_per_kg = data.price_per_unit.quantize(units.COP_STEP), price_kg
     listing.harvest_date, listing.available_from = data.harvest_date, data.available_from
@@ -402,10 +427,11 @@ def update_listing(actor: User, listing: Listing, data: ListingData, photos: lis
     if photos:
         _store_photos(listing, photos, storage)
     db.session.flush()
-    if old_price != price_kg or old_quantity != quantity_kg:
+    if old_price != listing.price_per_kg or old_quantity != listing.quantity_kg:
         db.session.add(ListingChange(
-            listing_id=listing.id, actor_id=actor.id, price_per_kg_before=old_price, price_per_kg_after=price_kg,
-            quantity_kg_before=old_quantity, quantity_kg_after=quantity_kg, reason="edited"))
+            listing_id=listing.id, actor_id=actor.id, price_per_kg_before=old_price,
+            price_per_kg_after=listing.price_per_kg, quantity_kg_before=old_quantity,
+            quantity_kg_after=listing.quantity_kg, reason="edited"))
     old, new = audit.changed(before, audit.snapshot(listing, SNAPSHOT))
     if new:
         audit.record("listing.updated", "listing", listing.id, actor=actor, organisation_id=coop.id,
