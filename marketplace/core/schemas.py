@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from marshmallow import Schema, ValidationError, fields, validate
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """An instant, written RFC 3339 with its offset ("2026-12-07T06:30:39.804571+00:00"),
+    as the OpenAPI ``date-time`` format requires. Every schema uses it instead of
+    ``fields.DateTime``: a value without a zone is UTC, as every stored time is, and goes
+    out in UTC; one read from a request without a zone is taken as UTC too."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "iso")
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.isoformat()
 
 
 class PageArgsSchema(Schema):

@@ -7,15 +7,51 @@ both stored as SQL NUMERIC and handled as ``Decimal``: never float.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Enum, Numeric
+from sqlalchemy import DateTime, Enum, MetaData, Numeric
+from sqlalchemy.types import TypeDecorator
 
 
 def str_enum(cls, name: str) -> Enum:
     """A Python enum stored as its string values (no native database enum), so adding a
     member needs no migration."""
     return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class UTCDateTime(TypeDecorator):
+    """An instant (``DateTime(timezone=True)``) that always comes back as an aware UTC
+    ``datetime``, on PostgreSQL and on SQLite alike.
+
+    PostgreSQL keeps the instant (timestamptz). SQLite keeps text without a zone, and gave
+    back naive values, which JSON and exports then printed without an offset: here a value is
+    converted to UTC on the way in (a naive one is taken as UTC already) and marked UTC on
+    the way out. Stored text on SQLite is unchanged for values that were UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if not isinstance(value, datetime):
+            return value
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if not isinstance(value, datetime):
+            return value
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def use_utc_datetimes(metadata: MetaData) -> None:
+    """Give every ``DateTime(timezone=True)`` column of ``metadata`` the ``UTCDateTime``
+    behaviour, so models keep declaring the plain type and none can forget it."""
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if type(column.type) is DateTime and column.type.timezone:
+                column.type = UTCDateTime()
 
 
 Money = Numeric(16, 2, asdecimal=True)

@@ -28,14 +28,19 @@ bool               ``true`` / ``false``           boolean cell
 int, Decimal,      plain digits, "." decimal      number cell (Decimal via float: Excel
 float              point, no exponent             keeps 15 significant digits; an int of
                                                   16+ digits is written as text instead)
-date, datetime     ISO 8601 (``2025-03-01``,      date cell, ``yyyy-mm-dd`` or
-                   ``2025-03-01 14:30:00``)       ``yyyy-mm-dd hh:mm`` (time zone dropped)
+date               ISO 8601 (``2025-03-01``)      date cell, ``yyyy-mm-dd``
+datetime           RFC 3339 with its offset       date cell, ``yyyy-mm-dd hh:mm``, the
+                   (``2025-03-01T09:30:00-05:00``)  clock time in ``zone`` (Excel keeps no
+                                                  offset: the column header names the zone)
 anything else      ``str(value)``, then as text   as text
 =================  =============================  ======================================
 
 CSV is UTF-8 with a byte-order mark, which is what makes Excel read accents right; it uses
 commas and a "." decimal point, so an Excel set to Spanish (Colombia), which expects ";" and
 ",", opens it in one column: the XLSX export is the one to offer to spreadsheet users.
+
+Datetimes are instants: one without a zone is UTC (as stored), and both formats write them
+in ``zone`` (UTC unless the caller passes another, e.g. Bogotá's for staff downloads).
 
 XLSX holds at most ``EXCEL_MAX_ROWS`` (1,048,576) rows, header included. A longer export is
 cut: the last row of the sheet then says so (``truncated_note``) and the rest of ``rows`` is not
@@ -52,7 +57,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -107,7 +112,13 @@ def _number_text(value: int | float | Decimal) -> str:
     return str(value)
 
 
-def csv_cell(value: Any) -> str:
+def in_zone(value: datetime, zone: tzinfo | None = None) -> datetime:
+    """The instant ``value`` (UTC when it has no zone) as the clock reads it in ``zone``."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return value.astimezone(zone or UTC)
+
+
+def csv_cell(value: Any, zone: tzinfo | None = None) -> str:
     """One value as CSV text, following the table in the module docstring."""
     if value is None:
         return ""
@@ -116,7 +127,7 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, int | float | Decimal):
         return _number_text(value)
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
+        return in_zone(value, zone).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return neutralise(str(value))
@@ -128,12 +139,14 @@ def csv_stream(
     *,
     flush_every: int = CSV_FLUSH_EVERY,
     bom: bool = True,
+    zone: tzinfo | None = None,
 ) -> Iterator[str]:
     """Yield the CSV text of ``header`` and ``rows`` in chunks, reading ``rows`` lazily.
 
     The first chunk is the byte-order mark and the header (so a download starts at once);
     each later chunk holds ``flush_every`` rows, the last one what remains. Lines end in
-    CRLF (RFC 4180); header cells are neutralised like any text.
+    CRLF (RFC 4180); header cells are neutralised like any text. Datetimes are written in
+    ``zone`` (UTC by default) with their offset.
     """
     flush_every = max(1, flush_every)
     buffer = io.StringIO()
@@ -144,7 +157,7 @@ def csv_stream(
     buffer.truncate()
     pending = 0
     for row in rows:
-        writer.writerow([csv_cell(value) for value in row])
+        writer.writerow([csv_cell(value, zone) for value in row])
         pending += 1
         if pending >= flush_every:
             yield buffer.getvalue()
@@ -162,8 +175,9 @@ def sheet_title(name: str | None, lang: str = "es") -> str:
 
 
 class _SheetWriter:
-    def __init__(self, workbook: xlsxwriter.Workbook, worksheet) -> None:
+    def __init__(self, workbook: xlsxwriter.Workbook, worksheet, zone: tzinfo | None = None) -> None:
         self.sheet = worksheet
+        self.zone = zone
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
         self.quoted = workbook.add_format({"quote_prefix": True})
@@ -191,7 +205,8 @@ class _SheetWriter:
             if math.isfinite(number):
                 self.sheet.write_number(row, col, number)
         elif isinstance(value, datetime):
-            self.sheet.write_datetime(row, col, value, self.datetime)
+            # remove_timezone: the cell holds the clock time in the export's zone.
+            self.sheet.write_datetime(row, col, in_zone(value, self.zone), self.datetime)
         elif isinstance(value, date):
             self.sheet.write_datetime(row, col, value, self.date)
         else:
@@ -206,6 +221,7 @@ def xlsx_file(
     lang: str = "es",
     truncated_note: str | None = None,
     directory: str | os.PathLike | None = None,
+    zone: tzinfo | None = None,
 ) -> Path:
     """Write ``header`` and ``rows`` to a new temporary .xlsx file and return its path.
 
@@ -213,6 +229,7 @@ def xlsx_file(
     ``EXCEL_MAX_ROWS`` the sheet is cut and its last row holds ``truncated_note`` (a default in
     ``lang`` otherwise); the remaining rows are not read. The caller owns the file: stream it
     with ``iter_file``, which deletes it, or delete it. On error the file is removed.
+    Datetimes are written as the clock reads them in ``zone`` (UTC by default).
     """
     if len(header) > EXCEL_MAX_COLUMNS:
         raise ValueError(f"XLSX holds at most {EXCEL_MAX_COLUMNS} columns")
@@ -233,7 +250,7 @@ def xlsx_file(
     })
     try:
         sheet = workbook.add_worksheet(sheet_title(sheet_name, lang))
-        out = _SheetWriter(workbook, sheet)
+        out = _SheetWriter(workbook, sheet, zone)
         bold = workbook.add_format({"bold": True})
         for col, name_ in enumerate(header):
             out.text(0, col, str(name_), bold)

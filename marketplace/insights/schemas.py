@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.core.schemas import PageArgsSchema, PageMetaSchema, decimal_out
+from marketplace.core.schemas import PageArgsSchema, PageMetaSchema, UTCDateTime, decimal_out
 
 MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Escriba el mes como AAAA-MM.")
 ID = validate.Range(min=1, max=2_000_000_000)
@@ -156,7 +156,7 @@ class AuditQuerySchema(PageArgsSchema):
 
 class AuditEventSchema(Schema):
     id = fields.Integer(required=True)
-    occurred_at = fields.DateTime(required=True)
+    occurred_at = UTCDateTime(required=True)
     actor_id = fields.Integer(required=True, allow_none=True)
     actor_name = fields.String(required=True, allow_none=True,
                                metadata={"description": "Quién hizo el cambio; null si fue el sistema."})

@@ -26,7 +26,7 @@ from marketplace.core import geography
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.formatting import cop, kg, number, percent
-from marketplace.core.models import AuditEvent
+from marketplace.core.models import BOGOTA, AuditEvent
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
 from marketplace.insights import charts, exports, report_pdf, services
@@ -75,16 +75,17 @@ def _problem(error: DomainError, template: str, **context):
 
 def _export(name: str, header: list[str], rows) -> Response:
     """Stream ``rows`` as CSV (never built in memory) or XLSX (written row by row to a
-    temporary file, then streamed and deleted)."""
+    temporary file, then streamed and deleted). Times are written in Bogotá's clock, each
+    with its offset in the CSV; the header of a column of times says "hora de Bogotá"."""
     kind = request.args.get("formato")
     stamp = date.today().isoformat()
     if kind == "xlsx":
-        path = exports.xlsx_file(header, rows, name, lang=_lang())
+        path = exports.xlsx_file(header, rows, name, lang=_lang(), zone=BOGOTA)
         response = Response(exports.iter_file(path),
                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.xlsx"'
         return response
-    response = Response(exports.csv_stream(header, rows), mimetype="text/csv; charset=utf-8")
+    response = Response(exports.csv_stream(header, rows, zone=BOGOTA), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response
 
@@ -344,7 +345,7 @@ def audit():
         return render_template("insights/audit.html", problem=error.message, page=None, args=args,
                                object_types=services.audit_object_types()), error.status_code
     if _wants_export():
-        header = [_("Cuándo"), _("Acción"), _("Objeto"), _("Id"), _("Usuario n.º"), _("Usuario"),
+        header = [_("Cuándo (hora de Bogotá, UTC−5)"), _("Acción"), _("Objeto"), _("Id"), _("Usuario n.º"), _("Usuario"),
                   _("Organización n.º"), _("Organización"), _("Antes"), _("Después"), _("Nota")]
         person, org = User.__table__.alias("person"), Organisation.__table__.alias("org")
         columns = (stmt.order_by(None).with_only_columns(

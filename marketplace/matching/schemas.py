@@ -6,7 +6,13 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.catalog.services import CERTIFICATIONS
 from marketplace.catalog.units import UNITS
-from marketplace.core.schemas import DecimalString, PageArgsSchema, PageMetaSchema, decimal_out
+from marketplace.core.schemas import (
+    DecimalString,
+    PageArgsSchema,
+    PageMetaSchema,
+    UTCDateTime,
+    decimal_out,
+)
 from marketplace.matching.services import ATTRIBUTES, DEMAND_UNITS, MAX_JOINT, MAX_PREFERENCES
 
 ID = validate.Range(min=1, max=2_000_000_000)
@@ -72,7 +78,7 @@ class DemandSchema(Schema):
     source_departments = fields.List(fields.String(), required=True)
     note = fields.String(required=True, allow_none=True)
     order_id = fields.Integer(required=True, allow_none=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UTCDateTime(required=True)
 
 
 class DemandQuerySchema(PageArgsSchema):
@@ -132,7 +138,7 @@ class AllocationSchema(Schema):
 class ProposalSchema(Schema):
     id = fields.Integer(required=True)
     demand_id = fields.Integer(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UTCDateTime(required=True)
     status = fields.String(required=True, metadata={"description": "optimal, feasible o infeasible."})
     quantity_kg = decimal_out("Kg pedidos.", required=True, attribute="demand.quantity_kg")
     met_kg = decimal_out("Kg que se pueden cubrir.", required=True)
@@ -147,7 +153,7 @@ class ProposalSchema(Schema):
     allocations = fields.List(fields.Nested(AllocationSchema), required=True)
     greedy = fields.List(fields.Nested(AllocationSchema), required=True)
     superseded = fields.Boolean(required=True)
-    accepted_at = fields.DateTime(required=True, allow_none=True)
+    accepted_at = UTCDateTime(required=True, allow_none=True)
 
 
 class ProposalListSchema(Schema):

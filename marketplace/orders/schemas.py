@@ -5,7 +5,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from marketplace.catalog.units import UNITS
-from marketplace.core.schemas import DecimalString, PageArgsSchema, PageMetaSchema, decimal_out
+from marketplace.core.schemas import (
+    DecimalString,
+    PageArgsSchema,
+    PageMetaSchema,
+    UTCDateTime,
+    decimal_out,
+)
 
 ID = validate.Range(min=1, max=2_000_000_000)
 
@@ -67,7 +73,7 @@ class LedgerSchema(Schema):
 class EventSchema(Schema):
     from_status = fields.String(required=True, allow_none=True)
     to_status = fields.String(required=True)
-    occurred_at = fields.DateTime(required=True)
+    occurred_at = UTCDateTime(required=True)
     actor_id = fields.Integer(required=True, allow_none=True)
     note = fields.String(required=True, allow_none=True)
 
@@ -78,7 +84,7 @@ class PartSchema(Schema):
     cooperative_id = fields.Integer(required=True)
     cooperative = fields.String(required=True, attribute="cooperative.name")
     status = fields.String(required=True, attribute="status.value")
-    respond_by = fields.DateTime(required=True)
+    respond_by = UTCDateTime(required=True)
     goods_amount = decimal_out("Producto al momento del pedido.", required=True)
     logistics_estimate = decimal_out("Logística estimada.", required=True)
     fee_amount = decimal_out("Tarifa al comprador.", required=True)
@@ -95,7 +101,7 @@ class OrderSchema(Schema):
     number = fields.String(required=True)
     buyer_id = fields.Integer(required=True)
     delivery_site_id = fields.Integer(required=True)
-    placed_at = fields.DateTime(required=True)
+    placed_at = UTCDateTime(required=True)
     window_start = fields.Date(required=True)
     window_end = fields.Date(required=True)
     payment_method = fields.String(required=True, attribute="payment_method.value")

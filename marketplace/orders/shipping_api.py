@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from marketplace.accounts.api import secured
-from marketplace.core.schemas import DecimalString, decimal_out
+from marketplace.core.schemas import DecimalString, UTCDateTime, decimal_out
 from marketplace.extensions import csrf, db
 from marketplace.orders import shipping
 
@@ -82,10 +82,10 @@ class PayoutAdjustmentSchema(Schema):
     amount = decimal_out("COP con signo: positivo se le debe a la cooperativa, negativo se descuenta.",
                          required=True)
     reason = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UTCDateTime(required=True)
     applied_part_id = fields.Integer(required=True, allow_none=True,
                                      metadata={"description": "La parte cuyo pago lo aplicó (vacío: pendiente)."})
-    applied_at = fields.DateTime(required=True, allow_none=True)
+    applied_at = UTCDateTime(required=True, allow_none=True)
 
 
 @blp.route("/shipments")

@@ -21,6 +21,7 @@ from schemathesis.config import ChecksConfig
 
 from marketplace import create_app
 from tests.conftest import base_overrides, login
+from tests.orders.conftest import market  # noqa: F401  (fixture)
 
 # Every built-in check, named explicitly, so that a check Schemathesis might one day
 # disable by default still runs here (and a renamed check fails loudly below).
@@ -134,3 +135,103 @@ def test_all_built_in_checks_are_enabled():
     generation = config.generation
     assert {mode.value for mode in generation.modes} == {"positive", "negative"}
     assert generation.deterministic and generation.max_examples == MAX_EXAMPLES
+
+
+# ------------------------------------------------ answers with data, against the schema
+
+# Operations whose answers carry instants (date-time), read with data present by who may
+# read them: empty lists would validate whatever the timestamps look like.
+WITH_DATA = [
+    ("buyer", "GET", "/api/v1/orders", {}, {}),
+    ("buyer", "GET", "/api/v1/orders/{order_id}", {"order_id": "order_id"}, {}),
+    ("coop", "GET", "/api/v1/order-parts", {}, {}),
+    ("coop", "GET", "/api/v1/order-parts/{part_id}", {"part_id": "part_id"}, {}),
+    ("buyer", "GET", "/api/v1/demands", {}, {}),
+    ("buyer", "GET", "/api/v1/demands/{demand_id}", {"demand_id": "demand_id"}, {}),
+    ("buyer", "GET", "/api/v1/demands/{demand_id}/proposals/latest", {"demand_id": "demand_id"}, {}),
+    ("buyer", "GET", "/api/v1/proposals/{proposal_id}", {"proposal_id": "proposal_id"}, {}),
+    ("staff", "GET", "/api/v1/insights/audit-events", {}, {"page_size": 100}),
+]
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+@pytest.fixture
+def with_data(app, market, factory):  # noqa: F811
+    """An order from two cooperatives, one part accepted (events), a demand with its
+    proposal, and the audit events all of that wrote; a token for each reader."""
+    from marketplace.extensions import db
+    from marketplace.matching import services as matching
+    from marketplace.orders import services as orders
+    from marketplace.orders.models import Order
+    from tests.matching.conftest import demand_data
+    from tests.orders.conftest import api_token as token_for
+    from tests.orders.helpers import place, user
+
+    order_id = place(app, market, [(market.listing_a, "100", "kg"), (market.listing_b, "50", "kg")])
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        part = next(p for p in order.parts if p.cooperative_id == market.coop_a)
+        orders.accept(user(market.manager_a), part)
+        demand = matching.create_demand(user(market.buyer), demand_data(market))
+        proposal = matching.propose(user(market.buyer), [demand])
+        db.session.commit()
+        ids = {"order_id": order_id, "part_id": part.id, "demand_id": demand.id,
+               "proposal_id": (proposal[0] if isinstance(proposal, list) else proposal).id}
+    _staff_org, staff = None, factory.staff()
+    tokens = {"buyer": token_for(app, market.buyer), "coop": token_for(app, market.manager_a),
+              "staff": token_for(app, staff)}
+    return ids, tokens
+
+
+def _instants(value, path=""):
+    """Every (path, value) in a JSON answer whose key names an instant."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.endswith("_at") or key == "respond_by":
+                yield f"{path}.{key}", item
+            yield from _instants(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _instants(item, f"{path}[{index}]")
+
+
+def _validate_with_data(app, ids, tokens):
+    from schemathesis.checks import load_all_checks
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    load_all_checks()
+    seen = set()
+    for who, method, path, path_ids, query in WITH_DATA:
+        case = schema[path][method].Case(path_parameters={k: ids[v] for k, v in path_ids.items()} or None,
+                                         query=query or None)
+        response = case.call_and_validate(app=app, headers=tokens[who], checks=[response_schema_conformance])
+        assert response.status_code == 200, (who, path, response.text[:300])
+        instants = list(_instants(response.json()))
+        assert instants, (who, path, "no timestamps in the answer: the check proves nothing")
+        for where, value in instants:
+            assert value is None or RFC3339.match(value), (path, where, value)
+            seen.add(where.rsplit(".", 1)[-1])
+    return seen
+
+
+def test_timestamps_in_answers_with_data_carry_their_offset(app, with_data):
+    """Orders, parts and their events, demands, proposals and audit events, with rows in
+    them, match the published schema, date-time format included, on SQLite and PostgreSQL."""
+    ids, tokens = with_data
+    seen = _validate_with_data(app, ids, tokens)
+    assert {"placed_at", "respond_by", "occurred_at", "created_at", "accepted_at"} <= seen
+
+
+def test_the_schema_check_refuses_a_timestamp_without_offset(app, with_data, monkeypatch):
+    """Guards the test above: the response-schema check does read the date-time format."""
+    from schemathesis.core.failures import FailureGroup
+
+    from marketplace.core.schemas import UTCDateTime
+
+    monkeypatch.setattr(UTCDateTime, "_serialize",
+                        lambda self, value, attr, obj, **kw: value and value.replace(tzinfo=None).isoformat())
+    ids, tokens = with_data
+    with pytest.raises(FailureGroup) as failure:
+        _validate_with_data(app, ids, tokens)
+    details = " ".join(str(e) for e in failure.value.exceptions)
+    assert "Response violates schema" in str(failure.value) and '"format": "date-time"' in details, details

@@ -54,7 +54,8 @@ def test_csv_round_trips_awkward_text_dates_and_header():
     awkward = 'Café "El Paraíso", vereda\nLa Unión'
     when = datetime(2025, 3, 1, 14, 30)
     rows = read_csv(csv_stream(["=cmd", "fecha"], [(awkward, when), ("Ñ", date(2025, 3, 1))]))
-    assert rows == [["'=cmd", "fecha"], [awkward, "2025-03-01 14:30:00"], ["Ñ", "2025-03-01"]]
+    # A time without a zone is UTC, and goes out with its offset (RFC 3339).
+    assert rows == [["'=cmd", "fecha"], [awkward, "2025-03-01T14:30:00+00:00"], ["Ñ", "2025-03-01"]]
 
 
 def test_csv_bom_is_first_and_only_once():
@@ -213,3 +214,22 @@ def test_iter_file_accepts_an_open_file(tmp_path):
     handle = open(path, "rb")  # noqa: SIM115 - iter_file closes it
     data = b"".join(iter_file(handle))
     assert data.startswith(b"PK") and handle.closed and not path.exists()
+
+
+def test_datetimes_are_written_in_the_zone_asked_with_their_offset(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    from marketplace.core.models import BOGOTA
+
+    stored = datetime(2026, 12, 7, 6, 30, 39, 804571)  # as SQLite gives it back: UTC without a zone
+    aware = datetime(2026, 12, 7, 6, 30, tzinfo=UTC)
+    rows = read_csv(csv_stream(["a", "b"], [(stored, aware)], zone=BOGOTA))
+    assert rows[1] == ["2026-12-07T01:30:39.804571-05:00", "2026-12-07T01:30:00-05:00"]
+    assert read_csv(csv_stream(["a"], [(aware,)]))[1] == ["2026-12-07T06:30:00+00:00"]
+    path = xlsx_file(["a", "b"], [(stored, aware)], directory=tmp_path, zone=BOGOTA)
+    try:
+        first, second = next(openpyxl.load_workbook(path).active.iter_rows(min_row=2))
+    finally:
+        path.unlink()
+    # Excel keeps no offset: the cell holds Bogotá's clock time (the header names the zone).
+    assert first.is_date and first.value.replace(microsecond=0) == datetime(2026, 12, 7, 1, 30, 39)
+    assert second.value == datetime(2026, 12, 7, 1, 30)
