@@ -15,6 +15,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(geo)
     app.cli.add_command(catalog)
     app.cli.add_command(orders)
+    app.cli.add_command(check_invariants)
 
 
 @click.command("seed-demo")
@@ -29,6 +30,24 @@ def seed_demo(force: bool) -> None:
     report = demo.seed(current_app.config["DEMO_PASSWORD"])
     db.session.commit()
     click.echo(report.summary())
+
+
+@click.command("check-invariants")
+@with_appcontext
+def check_invariants() -> None:
+    """Read the books and list what does not balance (stock, totals, refunds, payments);
+    exit status 1 if anything does. Changes nothing."""
+    from marketplace.insights import invariants
+
+    try:
+        violations = invariants.check()
+    finally:
+        db.session.rollback()
+    for violation in violations:
+        click.echo(str(violation))
+    click.echo(invariants.summary(violations))
+    if violations:
+        raise SystemExit(1)
 
 
 @click.command("create-admin")
