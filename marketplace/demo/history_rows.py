@@ -92,13 +92,18 @@ def write_history(rng: random.Random, planned: list, lines: list[SaleLine], *, b
     terms = current_app.config["INVOICE_TERMS_DAYS"]
     payout_days = current_app.config["PAYOUT_DAYS"]
 
-    # Past lots: one per cooperative, product and quarter, sold out since.
+    # Past lots: one per cooperative, product and quarter, closed since. Kilos of parts
+    # declined, cancelled or never paid went back to their lot, as the order services return
+    # them, so a lot's quantity is what it still has plus what its sales hold.
     lots: dict[tuple, list[tuple[datetime, SaleLine]]] = {}
-    for _buyer, placed, _method, parts, _fates in planned:
-        for part_lines in parts.values():
+    returned: set[int] = set()  # id(line) of lines whose part closed without a sale
+    for _buyer, placed, _method, parts, fates in planned:
+        for coop_id, part_lines in parts.items():
             for line in part_lines:
                 quarter = (line.month.year, (line.month.month - 1) // 3)
                 lots.setdefault((line.template.id, quarter), []).append((placed, line))
+                if fates[coop_id] != "sale":
+                    returned.add(id(line))
     lot_rows: list[dict] = []
     lot_of: dict[int, int] = {}  # id(line) -> its lot's position in lot_rows
     for (_template_id, _quarter), sales in sorted(lots.items(), key=lambda item: (item[0][1], item[0][0])):
@@ -113,7 +118,8 @@ def write_history(rng: random.Random, planned: list, lines: list[SaleLine], *, b
             "cooperative_id": template.cooperative_id, "product_id": template.product_id,
             "grade_id": template.grade_id, "status": ListingStatus.ACTIVE, "unit": template.unit,
             "unit_kg": template.unit_kg, "quantity_kg": sum((ln.kg for _p, ln in sales), Decimal(0)),
-            "available_kg": Decimal(0), "min_order_kg": None, "price_per_unit": per_unit,
+            "available_kg": sum((ln.kg for _p, ln in sales if id(ln) in returned), Decimal(0)),
+            "min_order_kg": None, "price_per_unit": per_unit,
             "price_per_kg": units.price_per_kg(per_unit, template.unit, stated),
             "harvest_date": available_from - timedelta(days=rng.randint(0, 6)), "available_from": available_from,
             "available_until": min(last.astimezone(bogota).date() + timedelta(days=rng.randint(3, 12)),

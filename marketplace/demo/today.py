@@ -90,14 +90,14 @@ def seed_orders(rng: random.Random, password: str) -> int:
                                       note="Empaque en sacos de fique, por favor." if index % 3 == 0 else None)
         order = orders.place_order(buyer_user, request)
         if method == "card":
-            # A card payment made earlier at Stripe (the demo runs without Stripe keys).
+            # A card payment made earlier at Stripe (the demo runs without Stripe keys),
+            # recorded as its webhook would record it.
             order.payment_method = PaymentMethod.CARD
             order.invoice_due_date = None
             if target != "placed":
-                order.payment_status = PaymentStatus.PAID
-                order.amount_paid = order.total
-                order.paid_at = utcnow()
                 order.stripe_payment_intent_id = f"pi_demo_{order.id:06d}"
+                db.session.flush()
+                orders.card_succeeded(order, order.stripe_payment_intent_id, order.total, utcnow())
             else:
                 order.pay_by = utcnow() + timedelta(days=2)
         elif index == 5:
