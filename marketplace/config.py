@@ -120,6 +120,9 @@ def load_config() -> dict:
         "CARD_PAYMENT_MINUTES": _int("CARD_PAYMENT_MINUTES", 60),
         "INVOICE_TERMS_DAYS": _int("INVOICE_TERMS_DAYS", 30),
         "PAYOUT_DAYS": _int("PAYOUT_DAYS", 8),
+        # A receipt short by more than this share of a line's kilos opens a dispute instead of
+        # re-pricing the line at once.
+        "SHORTFALL_DISPUTE_PERCENT": os.environ.get("SHORTFALL_DISPUTE_PERCENT", "10"),
         # The allocation optimiser's time limit per run, in seconds (it returns the best
         # allocation found when it stops; most runs prove optimality far sooner).
         "MATCHING_TIME_LIMIT": _int("MATCHING_TIME_LIMIT", 5),
@@ -130,6 +133,13 @@ def load_config() -> dict:
         # Only for a fake Stripe server in development and tests (localstripe).
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        # Every call to Stripe gives up after this many seconds (well under gunicorn's 30 s
+        # worker timeout and the worker's refund claim), retried at most this many times.
+        "STRIPE_TIMEOUT_SECONDS": _int("STRIPE_TIMEOUT_SECONDS", 8),
+        "STRIPE_MAX_RETRIES": _int("STRIPE_MAX_RETRIES", 1),
+        # A refund Stripe could not take is tried again with back-off, then marked failed
+        # for staff after this many attempts.
+        "REFUND_MAX_ATTEMPTS": _int("REFUND_MAX_ATTEMPTS", 8),
         # E-mail: without SMTP_HOST messages are written to the log.
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         "SMTP_PORT": _int("SMTP_PORT", 587),

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from marketplace.accounts.api import secured
 from marketplace.core.errors import DomainError
 from marketplace.extensions import csrf, db
-from marketplace.orders import payments, services
+from marketplace.orders import services
 from marketplace.orders.models import Order, OrderPart, PartEvent
 from marketplace.orders.schemas import (
     DeliverySchema,
@@ -171,7 +171,6 @@ def move_part(values, part_id):
     action = values.pop("action")
     services.transition(g.api_user, part, action, **values)
     db.session.commit()
-    payments.push_refunds()
     return _part(part)
 
 
@@ -194,5 +193,4 @@ def record_delivery(values, part_id):
         db.session.rollback()
         raise
     db.session.commit()
-    payments.push_refunds()
     return _part(part)

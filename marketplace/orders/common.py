@@ -1,4 +1,5 @@
-"""What every part of ordering shares: roles, fee percentages, rounding, and who may see an order or a part (the one policy for orders and parts).
+"""What every part of ordering shares: roles, fee percentages, rounding, who may see an order
+or a part (the one policy for orders and parts), and the order's lock.
 
 Functions take plain values and the acting user, flush, and leave the commit to the caller.
 """
@@ -10,12 +11,15 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from marketplace.accounts.models import Buyer, OrgStatus, Role, User
 from marketplace.core.errors import Forbidden, NotFound
 from marketplace.extensions import db
 from marketplace.orders.models import (
+    Dispute,
     Order,
+    OrderLine,
     OrderPart,
 )
 
@@ -104,3 +108,31 @@ def _kg_text(kg: Decimal) -> str:
     from marketplace.core.formatting import kg as format_kg
 
     return format_kg(kg)
+
+
+# ----------------------------------------------------------------------- lock
+
+
+def lock_order(order_id: int, *, skip_locked: bool = False) -> Order | None:
+    """Take the order's row lock and reload the order, its parts and lines as last committed.
+
+    Every change to an order's money or to its parts' status holds this lock first (one
+    writer per order), so a decline, a payment, an expiry and a delivery of the same order
+    run one after the other and each sees what the one before it wrote. Lock order across
+    the code: the order, then its listings in id order (placing takes listings alone).
+    With ``skip_locked`` an order another transaction holds gives None instead of waiting
+    (the sweep comes back for it). On SQLite every write transaction already runs alone
+    (BEGIN IMMEDIATE), and FOR UPDATE is left out.
+    """
+    order = db.session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update(of=Order, skip_locked=skip_locked)
+        .execution_options(populate_existing=True))
+    if order is None:
+        return None
+    fresh = {"populate_existing": True}
+    db.session.scalars(select(OrderPart).where(OrderPart.order_id == order_id).execution_options(**fresh)).all()
+    db.session.scalars(select(OrderLine).join(OrderPart).where(OrderPart.order_id == order_id)
+                       .execution_options(**fresh)).all()
+    db.session.scalars(select(Dispute).join(OrderLine).join(OrderPart).where(OrderPart.order_id == order_id)
+                       .execution_options(**fresh)).all()
+    return order

@@ -1,5 +1,5 @@
-"""What a part earns the cooperative and costs the buyer as it stands, payouts, and the refunds
-a card order deserves.
+"""What a part earns the cooperative and costs the buyer as it stands, payouts, and what is
+owed back to the buyer (card refunds, payments back of invoices).
 
 Functions take plain values and the acting user, flush, and leave the commit to the caller.
 """
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from marketplace.core.models import bogota_date, utcnow
 from marketplace.extensions import db
@@ -20,7 +20,9 @@ from marketplace.orders.common import (
     _pct,
 )
 from marketplace.orders.models import (
+    ANOMALY_REASONS,
     CLOSED_WITHOUT_SALE,
+    DisputeKind,
     DisputeStatus,
     Order,
     OrderLine,
@@ -31,17 +33,31 @@ from marketplace.orders.models import (
     PayoutStatus,
     Quality,
     Refund,
+    RefundMethod,
+    RefundStatus,
 )
 
 # -------------------------------------------------------------------- ledger
 
 
 def billable_kg(line: OrderLine) -> Decimal:
-    """Kilos the buyer pays for: what arrived, none of a rejected line unless staff released it."""
-    if line.quality == Quality.REJECTED:
-        dispute = line.dispute
-        if dispute is None or dispute.status != DisputeStatus.RELEASED:
+    """Kilos the buyer pays for.
+
+    A line in dispute is paid for as ordered until the dispute is decided: nothing is re-priced
+    and nothing refunded before that. A quality rejection decided for the buyer pays nothing,
+    for the cooperative what arrived; a shortfall decided for the buyer (or agreed by the
+    cooperative) pays what arrived, for the cooperative what was ordered. Without a dispute
+    the buyer pays what arrived (a small shortfall is re-priced at once)."""
+    dispute = line.dispute
+    if dispute is not None:
+        if dispute.status == DisputeStatus.OPEN:
+            return line.quantity_kg
+        if dispute.kind == DisputeKind.SHORTFALL:
+            return line.quantity_kg if dispute.status == DisputeStatus.RELEASED else line.received_kg
+        if dispute.status != DisputeStatus.RELEASED:
             return Decimal("0")
+    elif line.quality == Quality.REJECTED:
+        return Decimal("0")
     return line.received_kg if line.received_kg is not None else line.quantity_kg
 
 
@@ -108,46 +124,56 @@ def refresh_payout(part: OrderPart, now: datetime | None = None) -> None:
 # ------------------------------------------------------------------- refunds
 
 
-def refunds_owed(order: Order) -> dict[str, tuple[int | None, Decimal, str]]:
-    """Every refund a card order deserves as it stands, under a deterministic key:
-    whole parts that were declined, expired or cancelled, and each line's shortfall or
-    refunded dispute (with its share of the fee)."""
-    owed: dict[str, tuple[int | None, Decimal, str]] = {}
-    if order.payment_method != PaymentMethod.CARD or order.payment_status != PaymentStatus.PAID:
+def planned_back(part: OrderPart) -> Decimal:
+    """What was already planned to go back to the buyer for this part (anomalies aside)."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Refund.amount), 0))
+        .where(Refund.part_id == part.id, Refund.reason.not_in(ANOMALY_REASONS))) or Decimal("0")
+
+
+def refunds_owed(order: Order) -> dict[int, tuple[Decimal, str]]:
+    """What each part owes the buyer back now, beyond what is already planned: what the
+    payment covered for it less what it is worth now (declined, expired, cancelled, short or
+    decided for the buyer). Empty unless the order's payment is recorded."""
+    owed: dict[int, tuple[Decimal, str]] = {}
+    if order.payment_status != PaymentStatus.PAID:
         return owed
     for part in order.parts:
-        if part.status in CLOSED_WITHOUT_SALE:
-            amount = part.goods_amount + part.logistics_estimate + part.fee_amount
-            if amount > 0:
-                owed[f"order-{order.id}-part-{part.id}-{part.status.value}"] = (part.id, amount, part.status.value)
+        if part.billed_amount is None:
             continue
-        for line in part.lines:
-            if line.received_kg is None and line.quality == Quality.PENDING:
-                continue
-            if line.dispute is not None and line.dispute.status == DisputeStatus.OPEN:
-                continue  # staff decide first; a released line is paid for
-            ordered = (line.quantity_kg * line.price_per_kg).quantize(CENTS, ROUND_HALF_UP)
-            missing = ordered - line_amount(line)
-            if missing > 0:
-                amount = missing + _pct(missing, order.fee_percent)
-                owed[f"order-{order.id}-line-{line.id}-adjust"] = (part.id, amount, "shortfall")
+        amount = part.billed_amount - ledger(part).buyer_total - planned_back(part)
+        if amount > 0:
+            reason = part.status.value if part.status in CLOSED_WITHOUT_SALE else "adjustment"
+            owed[part.id] = (amount, reason)
     return owed
 
 
 def plan_refunds(order: Order) -> list[Refund]:
-    """Add a pending Refund for each one owed and not yet planned. Sent to Stripe at the edge."""
-    if order.payment_method != PaymentMethod.CARD or order.payment_status != PaymentStatus.PAID:
-        return []
-    existing = {r.idempotency_key: r for r in db.session.scalars(select(Refund).where(Refund.order_id == order.id))}
+    """Record what is owed back to the buyer as it stands, once: a card refund the worker sends
+    to Stripe, or for an invoice paid by transfer a payment back that staff make. Call with
+    the order's lock held (``lock_order``): the keys count the part's refunds so far."""
     created = []
-    for key, (part_id, amount, reason) in refunds_owed(order).items():
-        if key in existing:
-            continue
-        refund = Refund(order_id=order.id, part_id=part_id, amount=amount, reason=reason, idempotency_key=key,
-                        status="pending")
+    method = RefundMethod.CARD if order.payment_method == PaymentMethod.CARD else RefundMethod.BANK
+    for part_id, (amount, reason) in refunds_owed(order).items():
+        count = db.session.scalar(select(func.count(Refund.id)).where(Refund.part_id == part_id)) or 0
+        refund = Refund(order_id=order.id, part_id=part_id, amount=amount, reason=reason, method=method,
+                        idempotency_key=f"order-{order.id}-part-{part_id}-refund-{count + 1}",
+                        status=RefundStatus.PENDING.value, attempts=0)
         db.session.add(refund)
+        db.session.flush()
         created.append(refund)
         order.refunded_total = (order.refunded_total or Decimal("0")) + amount
-    if created:
-        db.session.flush()
     return created
+
+
+def bill_parts(order: Order, method_covers_all: bool) -> Decimal:
+    """Record what the payment covers for each part and return the sum: a card charge covers
+    every part as placed (the order's total), an invoice what each part is worth now."""
+    paid = Decimal("0")
+    for part in order.parts:
+        if method_covers_all:
+            part.billed_amount = part.goods_amount + part.logistics_estimate + part.fee_amount
+        else:
+            part.billed_amount = ledger(part).buyer_total
+        paid += part.billed_amount
+    return paid

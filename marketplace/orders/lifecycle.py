@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 
 from marketplace.accounts.models import Role, User
 from marketplace.catalog import units
@@ -27,7 +28,9 @@ from marketplace.orders.common import (
     BUYER_ROLES,
     CENTS,
     COOP_ROLES,
+    HUNDRED,
     _kg_text,
+    lock_order,
 )
 from marketplace.orders.ledger import (
     plan_refunds,
@@ -36,6 +39,7 @@ from marketplace.orders.ledger import (
 from marketplace.orders.models import (
     CLOSED_WITHOUT_SALE,
     Dispute,
+    DisputeKind,
     DisputeStatus,
     Notification,
     Order,
@@ -51,17 +55,14 @@ from marketplace.orders.models import (
 
 
 def _return_stock(listing_id: int, kg: Decimal) -> None:
-    # A cooperative may have lowered the lot's quantity meanwhile; never above it.
+    """Give a closed line's kilos back to its lot. Exact: quantity = available + kilos held by
+    live lines at every moment (quantity edits move both by the same difference), so the
+    kilos always fit; the CHECK ``available_kg <= quantity_kg`` would refuse anything else."""
     db.session.execute(
-        update(Listing)
-        .where(Listing.id == listing_id)
-        .values(available_kg=case(
-            (Listing.available_kg + kg > Listing.quantity_kg, Listing.quantity_kg),
-            else_=Listing.available_kg + kg))
+        update(Listing).where(Listing.id == listing_id)
+        .values(available_kg=Listing.available_kg + kg)
         .execution_options(synchronize_session=False)
     )
-
-
 
 
 # --------------------------------------------------------------- transitions
@@ -142,6 +143,7 @@ def _move(part: OrderPart, action: str, actor: User | None, now: datetime, note:
         raise NotFound(_l("No encontramos ese pedido."))
     if role not in rule.who:
         raise Forbidden(_l("Usted no puede hacer ese cambio en este pedido."))
+    lock_order(part.order_id)
     previous = part.status
     result = db.session.execute(
         update(OrderPart)
@@ -166,14 +168,18 @@ def _move(part: OrderPart, action: str, actor: User | None, now: datetime, note:
         for line in sorted(part.lines, key=lambda ln: ln.listing_id):
             _return_stock(line.listing_id, line.quantity_kg)
         part.payout_status = PayoutStatus.NONE
-        _close_order_if_empty(part.order)
+        close_order_if_empty(part.order)
         plan_refunds(part.order)
     return rule.target
 
 
-def _close_order_if_empty(order: Order) -> None:
-    db.session.refresh(order)
-    if all(p.status in CLOSED_WITHOUT_SALE for p in order.parts) and order.payment_status in (
+def close_order_if_empty(order: Order) -> None:
+    """An order whose parts have all closed without a sale has nothing left to pay: an unpaid
+    one is cancelled (a paid one keeps its payment, and everything is owed back). Reads the
+    parts' statuses from the database under the order's lock, so two parts closing at the
+    same moment cannot both miss it."""
+    statuses = set(db.session.scalars(select(OrderPart.status).where(OrderPart.order_id == order.id)))
+    if statuses <= CLOSED_WITHOUT_SALE and order.payment_status in (
             PaymentStatus.PENDING, PaymentStatus.PROCESSING, PaymentStatus.FAILED):
         order.payment_status = PaymentStatus.CANCELLED
 
@@ -191,7 +197,7 @@ def decline(actor: User, part: OrderPart, reason: str | None, now: datetime | No
 
 
 def mark_ready(actor: User, part: OrderPart, now: datetime | None = None) -> None:
-    order = part.order
+    order = lock_order(part.order_id)
     if order.payment_method == PaymentMethod.CARD and order.payment_status != PaymentStatus.PAID:
         raise Conflict(_l("El comprador aún no ha pagado con tarjeta; espere el pago antes de alistar."))
     _move(part, "ready", actor, now or utcnow())
@@ -222,8 +228,10 @@ class Receipt:
 
 
 def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: datetime | None = None) -> None:
-    """The buyer records what arrived: kilos and quality per line. A shortfall re-prices the
-    line; a rejection opens a dispute for staff."""
+    """The buyer records what arrived: kilos and quality per line. A small shortfall re-prices
+    the line; one beyond ``SHORTFALL_DISPUTE_PERCENT`` of its kilos opens a dispute that the
+    cooperative may agree to or staff decide (until then nothing is re-priced or refunded);
+    a rejection opens a dispute for staff."""
     now = now or utcnow()
     by_id = {ln.id: ln for ln in part.lines}
     if {r.line_id for r in receipts} != set(by_id) or len(receipts) != len(by_id):
@@ -243,17 +251,25 @@ def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: 
             if len(reason) > 1000:
                 raise DomainError(_l("Máximo %(max)d caracteres.", max=1000), name)
     _move(part, "deliver", actor, now)
+    tolerance = Decimal(str(current_app.config["SHORTFALL_DISPUTE_PERCENT"])) / HUNDRED
     for r in receipts:
         line = by_id[r.line_id]
         line.received_kg = r.received_kg.quantize(units.KG_STEP, ROUND_HALF_UP)
         if r.accepted:
             line.quality = Quality.ACCEPTED
+            if line.quantity_kg - line.received_kg > line.quantity_kg * tolerance:
+                db.session.add(Dispute(line=line, kind=DisputeKind.SHORTFALL, status=DisputeStatus.OPEN,
+                                       opened_by_id=actor.id, opened_at=now))
+                audit.record("dispute.opened", "order_line", line.id, actor=actor,
+                             organisation_id=part.order.buyer_id,
+                             after={"kind": "shortfall", "ordered_kg": str(line.quantity_kg),
+                                    "received_kg": str(line.received_kg)})
         else:
             line.quality = Quality.REJECTED
             line.rejection_reason = clean_text(r.reason)
             line.rejection_photo_key = r.photo_key
-            db.session.add(Dispute(line_id=line.id, status=DisputeStatus.OPEN, opened_by_id=actor.id,
-                                   opened_at=now))
+            db.session.add(Dispute(line=line, kind=DisputeKind.QUALITY, status=DisputeStatus.OPEN,
+                                   opened_by_id=actor.id, opened_at=now))
             audit.record("dispute.opened", "order_line", line.id, actor=actor, organisation_id=part.order.buyer_id,
                          after={"reason": line.rejection_reason})
     audit.record("order_part.received", "order_part", part.id, actor=actor, organisation_id=part.order.buyer_id,
@@ -269,27 +285,46 @@ def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: 
 
 
 def resolve_dispute(actor: User, dispute: Dispute, outcome: str, note: str | None, now: datetime | None = None) -> None:
+    """Staff decide a dispute: for the buyer (``refunded``) or for the cooperative (``released``)."""
     if not actor.is_admin:
         raise Forbidden(_l("Solo el equipo del programa resuelve disputas."))
-    if dispute.status != DisputeStatus.OPEN:
-        raise Conflict(_l("Esta disputa ya fue resuelta."))
     if outcome not in (DisputeStatus.REFUNDED.value, DisputeStatus.RELEASED.value):
         raise DomainError(_l("Elija a favor de quién se resuelve."), "outcome")
     note = clean_text(note)
     if not note:
         raise DomainError(_l("Escriba qué se encontró y por qué se resuelve así."), "note")
-    now = now or utcnow()
-    dispute.status = DisputeStatus(outcome)
-    dispute.resolution = note[:2000]
+    _decide(actor, dispute, DisputeStatus(outcome), note[:2000], now or utcnow())
+
+
+def agree_to_shortfall(actor: User, dispute: Dispute, now: datetime | None = None) -> None:
+    """The cooperative agrees that fewer kilos arrived: the line is paid for what arrived."""
+    part = dispute.line.part
+    org = actor.organisation
+    if org is None or actor.role not in COOP_ROLES or part.cooperative_id != org.id:
+        raise NotFound(_l("No encontramos esa disputa."))
+    if dispute.kind != DisputeKind.SHORTFALL:
+        raise Forbidden(_l("Las disputas de calidad las resuelve el equipo del programa."))
+    _decide(actor, dispute, DisputeStatus.REFUNDED,
+            str(_l("La cooperativa aceptó que llegaron %(kg)s.", kg=_kg_text(dispute.line.received_kg))),
+            now or utcnow())
+
+
+def _decide(actor: User, dispute: Dispute, outcome: DisputeStatus, note: str, now: datetime) -> None:
+    part = dispute.line.part
+    order = lock_order(part.order_id)
+    db.session.refresh(dispute)
+    if dispute.status != DisputeStatus.OPEN:
+        raise Conflict(_l("Esta disputa ya fue resuelta."))
+    dispute.status = outcome
+    dispute.resolution = note
     dispute.resolved_by_id = actor.id
     dispute.resolved_at = now
-    audit.record("dispute.resolved", "dispute", dispute.id, actor=actor, before={"status": "open"},
-                 after={"status": outcome, "resolution": dispute.resolution})
+    audit.record("dispute.resolved", "dispute", dispute.id, actor=actor, organisation_id=part.cooperative_id,
+                 before={"status": "open"}, after={"status": outcome.value, "resolution": note})
     db.session.flush()
-    part = dispute.line.part
     db.session.add(SaleChange(part_id=part.id, changed_at=now))
     refresh_payout(part, now)
-    plan_refunds(part.order)
+    plan_refunds(order)
 
 
 def settle(actor: User, part: OrderPart, reference: str | None, now: datetime | None = None) -> None:
@@ -299,6 +334,7 @@ def settle(actor: User, part: OrderPart, reference: str | None, now: datetime | 
         raise DomainError(_l("Escriba la referencia de la transferencia a la cooperativa."), "reference")
     if len(reference) > 80:
         raise DomainError(_l("Máximo %(max)d caracteres.", max=80), "reference")
+    lock_order(part.order_id)
     if part.payout_status != PayoutStatus.DUE:
         raise Conflict(_l("Aún no se le debe pagar a la cooperativa: falta el pago del comprador o hay una "
                           "disputa abierta."))

@@ -66,8 +66,26 @@ class Quality(enum.StrEnum):
 
 class DisputeStatus(enum.StrEnum):
     OPEN = "open"
-    REFUNDED = "refunded"  # staff sided with the buyer: the line is not paid for
-    RELEASED = "released"  # staff sided with the cooperative: the line is paid for
+    REFUNDED = "refunded"  # sided with the buyer: the rejected line, or the kilos missing, are not paid for
+    RELEASED = "released"  # sided with the cooperative: the line is paid for as ordered
+
+
+class DisputeKind(enum.StrEnum):
+    QUALITY = "quality"  # the buyer rejected the line
+    SHORTFALL = "shortfall"  # fewer kilos arrived than SHORTFALL_DISPUTE_PERCENT allows
+
+
+class RefundMethod(enum.StrEnum):
+    CARD = "card"  # refunded at Stripe by the worker
+    BANK = "bank"  # an invoice paid by transfer: staff pay it back and record the reference
+    VOID = "void"  # an uncaptured charge that must not be taken: its PaymentIntent is cancelled
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"  # to send to Stripe (card, void), or for staff to pay back (bank)
+    SENT = "sent"  # Stripe accepted it and is processing it
+    SUCCEEDED = "succeeded"  # Stripe refunded it, or staff paid it back
+    FAILED = "failed"  # refused for good or out of attempts: staff see why and settle it by hand
 
 
 class PayoutStatus(enum.StrEnum):
@@ -158,6 +176,10 @@ class OrderPart(db.Model):
     logistics_borne: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     # What moving this part really cost, from its shipment (allocated by weight).
     logistics_actual: Mapped[Decimal | None] = mapped_column(Money)
+    # What the buyer's payment covered for this part when it was recorded (a card charge
+    # covers every part as placed; an invoice what was due when it was paid). What is owed
+    # back is this less what the part is worth now (see ledger.refunds_owed).
+    billed_amount: Mapped[Decimal | None] = mapped_column(Money)
     payout_status: Mapped[PayoutStatus] = mapped_column(str_enum(PayoutStatus, "payout_status"),
                                                         default=PayoutStatus.PENDING)
     payout_due_date: Mapped[date | None] = mapped_column(Date)
@@ -225,23 +247,50 @@ class PartEvent(db.Model):
 
 
 class Refund(db.Model):
-    """Money returned to a card buyer: for a declined, cancelled or short part, or a dispute."""
+    """Money owed back to a buyer: for a declined, cancelled or short part, a dispute decided for
+    the buyer, or a charge that did not match its order (wrong amount, late, an intent the
+    order does not use). Card refunds are sent to Stripe by the worker alone, which claims
+    each one (``claimed_until``) so no two processes send it, retries with back-off and
+    gives up into ``failed`` with the reason; bank paybacks are settled by staff with the
+    transfer's reference."""
 
     __tablename__ = "refund"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),
+                      Index("ix_refund_status_next_attempt", "status", "next_attempt_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("purchase_order.id", ondelete="CASCADE"), index=True)
     part_id: Mapped[int | None] = mapped_column(ForeignKey("order_part.id", ondelete="SET NULL"))
     amount: Mapped[Decimal] = mapped_column(Money)
     reason: Mapped[str] = mapped_column(String(40))
+    method: Mapped[RefundMethod] = mapped_column(str_enum(RefundMethod, "refund_method"), default=RefundMethod.CARD,
+                                                 server_default=RefundMethod.CARD.value)
     # Deterministic: the same refund is never created twice at Stripe.
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    # The charge to refund when it is not the order's own PaymentIntent (a stray one).
+    payment_intent_id: Mapped[str | None] = mapped_column(String(100))
     stripe_refund_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bank_reference: Mapped[str | None] = mapped_column(String(80))
+    settled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="refunds")
+
+    @property
+    def is_anomaly(self) -> bool:
+        """A charge returned whole because it did not match its order; not part of what the
+        order's payment covered."""
+        return self.reason in ANOMALY_REASONS
+
+
+# Refunds of charges that never counted as the order's payment.
+ANOMALY_REASONS = frozenset({"amount_mismatch", "paid_after_cancel", "stray_intent"})
 
 
 class StripeEvent(db.Model):
@@ -257,12 +306,15 @@ class StripeEvent(db.Model):
 
 
 class Dispute(db.Model):
-    """A rejected line: the buyer's reason, and staff's resolution."""
+    """A line in question: rejected for quality, or short by more than the allowed share. Staff
+    resolve either; the cooperative may agree to a shortfall itself."""
 
     __tablename__ = "dispute"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[DisputeKind] = mapped_column(str_enum(DisputeKind, "dispute_kind"), default=DisputeKind.QUALITY,
+                                              server_default=DisputeKind.QUALITY.value)
     status: Mapped[DisputeStatus] = mapped_column(str_enum(DisputeStatus, "dispute_status"),
                                                   default=DisputeStatus.OPEN, index=True)
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))

@@ -67,6 +67,12 @@ class LineRequest:
     unit: str | None = "kg"
 
 
+def _by_value(quantity) -> str:
+    if isinstance(quantity, Decimal) and quantity.is_finite():
+        return format(quantity.normalize(), "f")
+    return str(quantity)
+
+
 @dataclass
 class OrderRequest:
     lines: list[LineRequest]
@@ -79,7 +85,8 @@ class OrderRequest:
     def fingerprint(self) -> str:
         """A stable hash of what was asked, to tell a retry from a different request."""
         body = {
-            "lines": sorted([[ln.listing_id, str(ln.quantity), ln.unit] for ln in self.lines]),
+            # By value: "100", "100.0" and "100.000" kg are the same request.
+            "lines": sorted([[ln.listing_id, _by_value(ln.quantity), ln.unit] for ln in self.lines]),
             "site": self.delivery_site_id, "start": str(self.window_start), "end": str(self.window_end),
             "payment": self.payment_method, "note": self.note or "",
         }

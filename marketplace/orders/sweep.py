@@ -13,12 +13,12 @@ from marketplace.catalog.models import Listing
 from marketplace.core.errors import Conflict
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
+from marketplace.orders.common import _aware, lock_order
 from marketplace.orders.lifecycle import (
     TRANSITIONS,
     _move,
 )
 from marketplace.orders.models import (
-    CLOSED_WITHOUT_SALE,
     Order,
     OrderPart,
     PartStatus,
@@ -33,50 +33,43 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     """Expire parts nobody answered in time and cancel card orders left unpaid.
     Safe to run from many processes at once: each part moves once.
 
-    On PostgreSQL it never waits for a part or an order another transaction holds (a
-    cooperative declining it, a webhook paying it): those are skipped until the next sweep.
-    It locks the listings it returns stock to in id order before moving anything, the
-    order placement and declines use, so it cannot deadlock with them."""
+    It takes each order's lock without waiting (``lock_order``'s SKIP LOCKED): an order a
+    cooperative, a buyer, staff or a webhook is changing right now is left for the next
+    sweep. Then it locks the listings it returns stock to in id order, as placing and
+    declines do, before moving anything, so it cannot deadlock with them."""
     now = now or utcnow()
     expired = cancelled = 0
-    overdue = db.session.scalars(
-        select(OrderPart).where(OrderPart.status == PartStatus.PLACED, OrderPart.respond_by < now)
-        .order_by(OrderPart.id).with_for_update(skip_locked=True)
-    ).all()
+    overdue_orders = set(db.session.scalars(
+        select(OrderPart.order_id).where(OrderPart.status == PartStatus.PLACED, OrderPart.respond_by < now)))
     unpaid_filter = (Order.payment_method == PaymentMethod.CARD,
                      Order.payment_status.in_([PaymentStatus.PENDING, PaymentStatus.FAILED]), Order.pay_by < now)
-    unpaid_ids = list(db.session.scalars(select(Order.id).where(*unpaid_filter)))
-    to_cancel = db.session.scalars(
-        select(OrderPart).where(OrderPart.order_id.in_(unpaid_ids),
-                                OrderPart.status.in_(TRANSITIONS["cancel"].source))
-        .order_by(OrderPart.id).with_for_update(skip_locked=True)
-    ).all() if unpaid_ids else []
-    listing_ids = sorted({ln.listing_id for part in [*overdue, *to_cancel] for ln in part.lines})
+    unpaid_orders = set(db.session.scalars(select(Order.id).where(*unpaid_filter)))
+    orders = [order for order_id in sorted(overdue_orders | unpaid_orders)
+              if (order := lock_order(order_id, skip_locked=True)) is not None]
+    cancellable = TRANSITIONS["cancel"].source
+    unpaid = {order.id for order in orders if order.payment_method == PaymentMethod.CARD
+              and order.payment_status in (PaymentStatus.PENDING, PaymentStatus.FAILED)
+              and order.pay_by is not None and _aware(order.pay_by) < now}
+    moves: list[tuple[OrderPart, str]] = []
+    for order in orders:
+        for part in order.parts:
+            if order.id in unpaid and part.status in cancellable:
+                moves.append((part, "cancel"))
+            elif part.status == PartStatus.PLACED and _aware(part.respond_by) < now:
+                moves.append((part, "expire"))
+    listing_ids = sorted({ln.listing_id for part, _ in moves for ln in part.lines})
     if listing_ids:
         db.session.execute(select(Listing.id).where(Listing.id.in_(listing_ids)).order_by(Listing.id)
                            .with_for_update())
-    for part in overdue:
+    for part, action in moves:
         try:
             with db.session.begin_nested():
-                _move(part, "expire", None, now)
-            expired += 1
+                _move(part, action, None, now, note="unpaid" if action == "cancel" else None)
         except Conflict:
             continue
-    unpaid = db.session.scalars(
-        select(Order).where(Order.id.in_(unpaid_ids), *unpaid_filter).order_by(Order.id)
-        .with_for_update(skip_locked=True)
-    ).all() if unpaid_ids else []
-    locked = {part.id for part in to_cancel}
-    for order in unpaid:
-        for part in order.parts:
-            if part.id in locked and part.status in TRANSITIONS["cancel"].source:
-                try:
-                    with db.session.begin_nested():
-                        _move(part, "cancel", None, now, note="unpaid")
-                    cancelled += 1
-                except Conflict:
-                    continue
-        if all(part.status in CLOSED_WITHOUT_SALE for part in order.parts):
-            order.payment_status = PaymentStatus.CANCELLED
+        if action == "cancel":
+            cancelled += 1
+        else:
+            expired += 1
     db.session.flush()
     return {"expired": expired, "cancelled": cancelled}

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import Role
 from marketplace.catalog import services as catalog_services
@@ -30,6 +31,8 @@ from marketplace.orders.models import (
     PaymentMethod,
     PaymentStatus,
     PayoutStatus,
+    Refund,
+    StripeEvent,
 )
 
 bp = Blueprint("orders", __name__, template_folder="templates")
@@ -49,6 +52,8 @@ def init_app(app) -> None:
             "payout_label": lambda part: PAYOUT_LABELS[part.payout_status],
             "dispute_label": lambda dispute: DISPUTE_LABELS[dispute.status],
             "refund_label": lambda refund: REFUND_LABELS.get(refund.status, refund.status),
+            "refund_reason": lambda refund: REFUND_REASONS.get(refund.reason, refund.reason),
+            "can_agree_shortfall": _can_agree_shortfall,
             "ledger_of": services.ledger, "amount_due": services.amount_due,
             "unit_label": _unit_label, "order_units": services.order_units,
         }
@@ -77,7 +82,20 @@ DISPUTE_LABELS = {
     DisputeStatus.REFUNDED: _l("resuelta a favor del comprador"),
     DisputeStatus.RELEASED: _l("resuelta a favor de la cooperativa"),
 }
-REFUND_LABELS = {"pending": _l("en trámite"), "succeeded": _l("hecho"), "failed": _l("falló")}
+REFUND_LABELS = {"pending": _l("en trámite"), "sent": _l("en trámite"), "succeeded": _l("hecho"),
+                 "failed": _l("falló")}
+REFUND_REASONS = {
+    "declined": _l("parte rechazada por la cooperativa"), "expired": _l("parte vencida sin respuesta"),
+    "cancelled": _l("parte cancelada"), "adjustment": _l("faltante o disputa a favor del comprador"),
+    "amount_mismatch": _l("cobro por un valor distinto al del pedido"),
+    "paid_after_cancel": _l("cobro después de cancelado el pedido"),
+    "stray_intent": _l("cobro en una intención de pago que el pedido no usa"),
+}
+
+
+def _can_agree_shortfall(line) -> bool:
+    org = current_user.organisation if current_user.is_authenticated else None
+    return org is not None and current_user.has_role(*COOP) and line.part.cooperative_id == org.id
 
 
 def _unit_label(code: str) -> str:
@@ -91,12 +109,6 @@ def _lang() -> str:
     from flask_babel import get_locale
 
     return str(get_locale() or "es")[:2]
-
-
-def _after_commit() -> None:
-    """Refunds owed are sent to Stripe once the change that owes them is stored (e-mails go
-    through the outbox, see ``notifications``)."""
-    payments.push_refunds()
 
 
 # --------------------------------------------------------------------- buyer
@@ -177,7 +189,6 @@ def cart():
                 if request.method == "POST" and request.form.get("action") == "place":
                     order = services.place_order(current_user, order_request, from_cart=True)
                     db.session.commit()
-                    _after_commit()
                     flash(_("Pedido %(n)s hecho. Cada cooperativa tiene %(h)d horas para responder.",
                             n=order.number, h=current_app.config["ORDER_ACCEPT_HOURS"]), "success")
                     if order.payment_method == PaymentMethod.CARD:
@@ -279,7 +290,6 @@ def part_action(part_id: int, action: str):
         db.session.rollback()
         flash(str(error.message), "error")
         return redirect(_part_url(part)), 303
-    _after_commit()
     flash(_("Listo: %(status)s.", status=services.STATUS_LABELS[part.status]), "success")
     return redirect(_part_url(part)), 303
 
@@ -321,7 +331,6 @@ def receive(part_id: int):
             try:
                 services.record_delivery(current_user, part, receipts)
                 db.session.commit()
-                _after_commit()
                 flash(_("Entrega registrada."), "success")
                 return redirect(url_for("orders.order_page", order_id=part.order_id))
             except DomainError as error:
@@ -379,6 +388,7 @@ def admin_orders():
     orders = db.session.scalars(stmt).unique().all()
     return render_template("orders/admin_orders.html", orders=orders, invoices=services.open_invoices(),
                            overdue={o.id for o in services.overdue_invoices()}, disputes=services.open_disputes(),
+                           owed_back=services.money_owed_back(), charge_backs=services.recent_charge_backs(),
                            payouts=services.payouts_due(), form=PlainForm(), today=date.today())
 
 
@@ -407,12 +417,54 @@ def resolve_dispute(dispute_id: int):
     try:
         services.resolve_dispute(current_user, dispute, request.form.get("outcome", ""), request.form.get("note"))
         db.session.commit()
-        payments.push_refunds()
         flash(_("Disputa resuelta."), "success")
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")
     return redirect(url_for("orders.admin_orders")), 303
+
+
+@bp.post("/admin/devoluciones/<int:refund_id>/<action>")
+@admin_required
+def refund_action(refund_id: int, action: str):
+    """Staff record the transfer that paid money back, or send a failed card refund again."""
+    refund = db.session.get(Refund, refund_id) or abort(404)
+    if action not in ("transferida", "reintentar"):
+        abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    try:
+        if action == "transferida":
+            services.settle_payback(current_user, refund, request.form.get("bank_reference"))
+            message = _("Devolución registrada.")
+        else:
+            services.retry_refund(current_user, refund)
+            message = _("La devolución se enviará de nuevo a Stripe.")
+        db.session.commit()
+        flash(message, "success")
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    return redirect(url_for("orders.admin_orders")), 303
+
+
+@bp.post("/ventas/disputas/<int:dispute_id>/aceptar")
+@roles_required(*COOP)
+def agree_shortfall(dispute_id: int):
+    """The cooperative agrees that fewer kilos arrived than it sent."""
+    dispute = db.session.get(Dispute, dispute_id) or abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    try:
+        services.agree_to_shortfall(current_user, dispute)
+        db.session.commit()
+        flash(_("Listo: se cobran los kilos que llegaron."), "success")
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        if error.status_code == 404:
+            abort(404)
+    return redirect(url_for("orders.sale_page", part_id=dispute.line.part_id)), 303
 
 
 # --------------------------------------------------------------------- webhook
@@ -427,20 +479,15 @@ def stripe_webhook():
         event = payments.verify(payload, request.headers.get("Stripe-Signature"))
     except payments.BadSignature:
         return {"error": "invalid signature"}, 400
+    except payments.MalformedEvent as exc:
+        return {"error": f"malformed event: {exc}"}, 400
     try:
         outcome = payments.handle_event(event)
         db.session.commit()
-    except Exception:
+    except IntegrityError:
         db.session.rollback()
         # A concurrent delivery of the same event committed first.
-        from sqlalchemy import select
-
-        from marketplace.orders.models import StripeEvent
-
-        if db.session.scalar(select(StripeEvent.id).where(StripeEvent.id == event["id"])):
+        if db.session.get(StripeEvent, event["id"]) is not None:
             return {"received": True, "outcome": "duplicate"}, 200
         raise
-    if outcome in ("paid", "paid_after_cancel"):
-        payments.push_refunds()
     return {"received": True, "outcome": outcome}, 200
-

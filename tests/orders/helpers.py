@@ -57,3 +57,13 @@ def part_of(order_id: int, coop_id: int) -> OrderPart:
 def events(part_id: int) -> list[tuple[str | None, str, int | None]]:
     rows = db.session.scalars(select(PartEvent).where(PartEvent.part_id == part_id).order_by(PartEvent.id))
     return [(e.from_status, e.to_status, e.actor_id) for e in rows]
+
+
+def card_charge(order: Order, amount: Decimal | None = None, now=None) -> str:
+    """What a verified ``payment_intent.succeeded`` for the order's own intent records."""
+    from marketplace.core.models import utcnow
+
+    if order.stripe_payment_intent_id is None:
+        order.stripe_payment_intent_id = f"pi_test_{order.id}"
+    return services.card_succeeded(order, order.stripe_payment_intent_id,
+                                   order.total if amount is None else amount, now or utcnow())

@@ -38,6 +38,7 @@ from tests.orders.helpers import (
     START,
     D,
     available,
+    card_charge,
     events,
     order_count,
     order_request,
@@ -530,7 +531,7 @@ def test_a_card_order_is_prepared_only_once_paid(app, market):
             services.mark_ready(user(market.manager_a), part_of(order_id, market.coop_a))
         db.session.rollback()
         order = db.session.get(Order, order_id)
-        assert services.card_paid(order, order.total, utcnow()) == "paid"
+        assert card_charge(order) == "paid"
         db.session.commit()
     move(app, market.manager_a, order_id, market.coop_a, "ready")
     with app.app_context():
@@ -615,7 +616,9 @@ def test_a_rejected_line_opens_a_dispute_that_staff_resolve(app, market, factory
         dispute = rejected.dispute
         assert dispute.status == DisputeStatus.OPEN and dispute.opened_by_id == market.buyer.user_id
         assert services.open_disputes() == [dispute]
-        assert services.ledger(part).gross == D("1000000")  # the rejected line is not paid for meanwhile
+        # Nothing is re-priced until the dispute is decided: the invoice covered the line as ordered.
+        assert services.ledger(part).gross == D("1300000")
+        assert part.billed_amount == services.ledger(part).buyer_total
         assert part.payout_status == PayoutStatus.PENDING  # paid, but a dispute is open
         for person, error in ((market.buyer, Forbidden), (auditor, Forbidden)):
             with pytest.raises(error):
@@ -639,6 +642,13 @@ def test_a_rejected_line_opens_a_dispute_that_staff_resolve(app, market, factory
             services.resolve_dispute(user(admin), dispute, "released", "Otra vez")
         assert "dispute.opened" in audit_actions(rejected.id, "order_line")
         assert audit_actions(dispute.id, "dispute") == ["dispute.resolved"]
+        # Decided for the buyer, the invoice paid for goods it will not get: owed back by transfer.
+        paybacks = [(r.method, r.amount, r.status) for r in db.session.scalars(select(Refund))]
+        if outcome == "refunded":
+            assert paybacks == [("bank", D("20") * 15000 * D("1.03"), "pending")]
+            assert services.money_owed_back()[0].order_id == order_id
+        else:
+            assert paybacks == [("bank", D("2") * 15000 * D("1.03"), "pending")]
 
 
 def test_an_invoice_marked_paid_makes_delivered_parts_due(app, market, factory):
@@ -712,16 +722,15 @@ def test_settling_requires_the_payout_to_be_due(app, market, factory):
             services.settle(user(admin), part, "TRF-10")
 
 
-def test_returned_stock_never_exceeds_the_listing_quantity(app, market):
+def test_a_decline_returns_exactly_the_kilos_its_lines_held(app, market):
     order_id = place(app, market, [(market.listing_a, "400", "kg")])
+    place(app, market, [(market.listing_a, "250", "kg")])
     with app.app_context():
-        # The cooperative lowered the lot to 700 kg while the order held 400 of them.
-        db.session.execute(update(Listing).where(Listing.id == market.listing_a).values(quantity_kg=D("700")))
-        db.session.commit()
+        assert available(market.listing_a) == D("350")
     move(app, market.manager_a, order_id, market.coop_a, "decline")
     with app.app_context():
         listing = db.session.get(Listing, market.listing_a)
-        assert (listing.available_kg, listing.quantity_kg) == (D("700"), D("700"))
+        assert (listing.available_kg, listing.quantity_kg) == (D("750"), D("1000"))
 
 
 def test_order_part_events_are_append_only_in_the_database(app, market):
@@ -755,7 +764,7 @@ def _paid_card_order(app, market, lines) -> int:
     order_id = place(app, market, lines, payment_method="card")
     with app.app_context():
         order = db.session.get(Order, order_id)
-        assert services.card_paid(order, order.total, utcnow()) == "paid"
+        assert card_charge(order) == "paid"
         db.session.commit()
     return order_id
 
@@ -772,7 +781,7 @@ def test_a_declined_part_of_a_paid_card_order_is_refunded_once(app, market):
     with app.app_context():
         part = part_of(order_id, market.coop_b)
         owed = part.goods_amount + part.logistics_estimate + part.fee_amount
-        assert refunds(order_id) == [(f"order-{order_id}-part-{part.id}-declined", owed, "declined")]
+        assert refunds(order_id) == [(f"order-{order_id}-part-{part.id}-refund-1", owed, "declined")]
         order = db.session.get(Order, order_id)
         assert order.refunded_total == owed
         assert order.amount_paid - order.refunded_total == services.amount_due(order)
@@ -793,19 +802,20 @@ def test_a_disputed_line_is_refunded_only_if_staff_side_with_the_buyer(app, mark
         part = part_of(order_id, market.coop_a)
         line_a = next(ln for ln in part.lines if ln.listing_id == market.listing_a)
         line_c = next(ln for ln in part.lines if ln.listing_id == market.listing_c)
-        # The 5 kg shortfall is refunded at once (with its share of the fee); the disputed
-        # line waits for staff.
-        assert refunds(order_id) == [(f"order-{order_id}-line-{line_a.id}-adjust", D("51500"), "shortfall")]
+        # The 5 kg shortfall (within SHORTFALL_DISPUTE_PERCENT) is refunded at once with its
+        # share of the fee; the disputed line is billed as ordered until staff decide.
+        assert refunds(order_id) == [(f"order-{order_id}-part-{part.id}-refund-1", D("51500"), "adjustment")]
+        assert line_a.dispute is None and line_c.dispute.kind == "quality"
         assert part.payout_status == PayoutStatus.PENDING
         services.resolve_dispute(user(admin), line_c.dispute, outcome, "Revisado con fotos")
         db.session.commit()
-        key = f"order-{order_id}-line-{line_c.id}-adjust"
+        key = f"order-{order_id}-part-{part.id}-refund-2"
         if outcome == "refunded":
             # 20 kg x 15,000 plus 3 % fee
-            assert refunds(order_id)[1:] == [(key, D("309000"), "shortfall")]
+            assert refunds(order_id)[1:] == [(key, D("309000"), "adjustment")]
         else:
             # Released: the 18 kg are paid for, the 2 kg that never came are refunded.
-            assert refunds(order_id)[1:] == [(key, D("30900"), "shortfall")]
+            assert refunds(order_id)[1:] == [(key, D("30900"), "adjustment")]
         order = db.session.get(Order, order_id)
         assert order.refunded_total == sum(r[1] for r in refunds(order_id))
         assert part_of(order_id, market.coop_a).payout_status == PayoutStatus.DUE
@@ -828,12 +838,12 @@ def test_card_payment_events_never_move_payment_backwards(app, market):
     with app.app_context():
         order = db.session.get(Order, order_id)
         assert services.card_processing(order) == "processing"
-        assert services.card_paid(order, order.total - D("0.01"), utcnow()) == "amount_mismatch"
+        assert card_charge(order, order.total - D("0.01")) == "amount_mismatch"
         assert order.payment_status == PaymentStatus.PROCESSING
-        assert services.card_paid(order, order.total, utcnow()) == "paid"
+        assert card_charge(order) == "paid"
         assert services.card_processing(order) == "ignored"
         assert services.card_failed(order) == "ignored"
-        assert services.card_paid(order, order.total, utcnow()) == "already_paid"
+        assert card_charge(order) == "already_paid"
         assert order.payment_status == PaymentStatus.PAID and order.amount_paid == order.total
         db.session.commit()
-        assert audit_actions(order_id, "order") == ["order.placed", "payment.amount_mismatch", "payment.card_paid"]
+        assert audit_actions(order_id, "order") == ["order.placed", "payment.charge_back", "payment.card_paid"]

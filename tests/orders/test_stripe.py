@@ -13,13 +13,14 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import stripe
 from sqlalchemy import func, select
 
-from marketplace.core.models import AuditEvent
+from marketplace.core.models import AuditEvent, utcnow
 from marketplace.extensions import db
 from marketplace.orders import payments, services
 from marketplace.orders.models import Order, PaymentStatus, Refund, StripeEvent
@@ -338,11 +339,20 @@ def test_an_amount_that_does_not_match_the_order_leaves_it_unpaid(app, market, s
     assert post_event(client, wrong_currency).get_json()["outcome"] == "wrong_currency"
     assert order_state(app, order_id)[0] == PaymentStatus.PENDING
     with app.app_context():
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "payment.amount_mismatch")).all()
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "payment.charge_back")).all()
         assert len(events) == 1 and events[0].object_id == str(order_id)
         order = db.session.get(Order, order_id)
-        assert Decimal(events[0].after["received"]) == order.total - 1
+        assert Decimal(events[0].after["amount"]) == order.total - 1
+        assert events[0].after["reason"] == "amount_mismatch"
         assert audits("payment.card_paid") == 0
+        # The money taken is given back whole, by the worker, and staff see it.
+        (refund,) = db.session.scalars(select(Refund)).all()
+        assert (refund.reason, refund.amount, refund.payment_intent_id) == ("amount_mismatch", order.total - 1,
+                                                                           intent["id"])
+        assert services.recent_charge_backs() == [refund]
+        assert payments.push_refunds() == 1
+        assert db.session.get(Refund, refund.id).status == "succeeded"
+        assert order.refunded_total == 0  # the charge never paid the order
 
 
 def test_an_event_for_an_unknown_intent_is_acknowledged(app, market, stripe_api):
@@ -362,15 +372,19 @@ def test_a_declined_part_of_a_paid_card_order_is_refunded_once_at_stripe(app, ma
         part_b = part_of(order_id, market.coop_b)
         part_id, owed = part_b.id, part_b.goods_amount + part_b.logistics_estimate + part_b.fee_amount
 
-    # The cooperative declines through the API; the refund goes to Stripe after the commit.
+    # The cooperative declines through the API; the refund is recorded, and sent by the worker.
     headers = api_token(app, market.manager_b)
     response = app.test_client().post(f"/api/v1/order-parts/{part_id}/transitions",
                                       json={"action": "decline", "reason": "Se perdió la cosecha"}, headers=headers)
     assert response.status_code == 200, response.get_json()
     with app.app_context():
         (refund,) = db.session.scalars(select(Refund)).all()
-        assert refund.idempotency_key == f"order-{order_id}-part-{part_id}-declined"
-        assert refund.amount == owed and refund.stripe_refund_id and refund.status == "succeeded"
+        assert refund.idempotency_key == f"order-{order_id}-part-{part_id}-refund-1"
+        assert (refund.amount, refund.status, refund.stripe_refund_id) == (owed, "pending", None)
+        assert stripe_api.v1.refunds.list(params={"payment_intent": intent_id}).data == []
+        assert payments.push_refunds() == 1
+        refund = db.session.scalars(select(Refund)).one()
+        assert refund.stripe_refund_id and refund.status == "succeeded" and refund.attempts == 1
         stripe_refund_id = refund.stripe_refund_id
         assert payments.push_refunds() == 0
         assert payments.push_refunds() == 0
@@ -381,7 +395,7 @@ def test_a_declined_part_of_a_paid_card_order_is_refunded_once_at_stripe(app, ma
         assert payments.push_refunds() == 0
     at_stripe = stripe_api.v1.refunds.list(params={"payment_intent": intent_id}).data
     assert [(r.id, r.amount) for r in at_stripe] == [(stripe_refund_id, payments.minor_units(owed))]
-    assert at_stripe[0].metadata.to_dict()["refund_key"] == f"order-{order_id}-part-{part_id}-declined"
+    assert at_stripe[0].metadata.to_dict()["refund_key"] == f"order-{order_id}-part-{part_id}-refund-1"
 
 
 def test_a_refund_planned_while_stripe_is_down_is_sent_by_the_next_push(app, market, stripe_api, make_app):
@@ -394,13 +408,19 @@ def test_a_refund_planned_while_stripe_is_down_is_sent_by_the_next_push(app, mar
     with down.app_context():
         services.decline(user(market.manager_a), part_of(order_id, market.coop_a), None)
         db.session.commit()
-        assert payments.push_refunds() == 0
+        now = utcnow()
+        assert payments.push_refunds(now=now) == 0
         refund = db.session.scalars(select(Refund)).one()
-        assert (refund.status, refund.stripe_refund_id) == ("pending", None)
+        assert (refund.status, refund.stripe_refund_id, refund.attempts) == ("pending", None, 1)
+        assert refund.last_error and refund.claimed_until is None
+        next_try = refund.next_attempt_at
+        assert next_try.replace(tzinfo=None) > now.replace(tzinfo=None)
     with app.app_context():
-        assert payments.push_refunds() == 1
-        assert payments.push_refunds() == 0
-        assert db.session.scalars(select(Refund)).one().stripe_refund_id
+        assert payments.push_refunds(now=now) == 0  # not before its next try
+        assert payments.push_refunds(now=now + timedelta(hours=1)) == 1
+        assert payments.push_refunds(now=now + timedelta(hours=2)) == 0
+        refund = db.session.scalars(select(Refund)).one()
+        assert refund.stripe_refund_id and refund.attempts == 2
     assert len(stripe_api.v1.refunds.list(params={"payment_intent": intent_id}).data) == 1
 
 
