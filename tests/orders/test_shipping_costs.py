@@ -4,6 +4,8 @@ already paid out, and never priced by a carrier on a leg the cooperative pays.""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -389,3 +391,84 @@ def test_the_api_asks_staff_for_a_reason_and_lists_adjustments_to_those_concerne
     assert client.get("/api/v1/payout-adjustments", headers=api_token(app, carrier)).get_json() == []
     with app.app_context():
         assert db.session.get(OrderPart, part_id).logistics_borne == D("90000")  # settled: as it was paid
+
+
+# ----------------------------------------------------------------- concurrency
+
+
+def _race(app, jobs) -> None:
+    """Run the jobs at once, each in its own thread, app context and transaction."""
+    barrier = threading.Barrier(len(jobs))
+
+    def run(job):
+        barrier.wait(timeout=30)
+        with app.app_context():
+            try:
+                job()
+                db.session.commit()
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        for future in [pool.submit(run, job) for job in jobs]:
+            future.result(timeout=120)  # anything raised (a deadlock, a lost lock) fails the test
+
+
+def test_a_correction_racing_the_payout_is_either_in_the_payout_or_an_adjustment(app, market, carrier, admin):
+    _mule_track(app, market)
+    shipment_id, part_id = _shipped(app, market, carrier)
+    _record(app, carrier, shipment_id, {ROAD: "400000"})
+    _record(app, market.manager_a, shipment_id, {MULE: "90000"})
+    _deliver(app, market, part_id)
+    _pay(app, admin, part_id)
+    with app.app_context():
+        mule_id = _legs(shipment_id)[MULE].id
+
+    def correct():
+        shipping.record_actual_costs(user(admin), db.session.get(Shipment, shipment_id), {mule_id: D("130000")},
+                                     reason="Recibo del arriero")
+
+    def settle():
+        part = db.session.get(OrderPart, part_id)
+        services.settle(user(admin), part, "TRF-RACE")
+        adjustments.apply_to_payout(user(admin), part)
+
+    _race(app, [correct, settle])
+    with app.app_context():
+        part = db.session.get(OrderPart, part_id)
+        made = adjustments.from_part(part)
+        assert part.payout_status == PayoutStatus.PAID
+        # Settled first: the part as paid and a -40,000 adjustment; corrected first: the payout has it.
+        assert (part.logistics_borne, [a.amount for a in made]) in ((D("90000"), [D("-40000")]), (D("130000"), []))
+
+
+def test_two_payouts_racing_take_an_adjustment_in_once(app, market, carrier, admin):
+    _mule_track(app, market)
+    parts = []
+    for kg in ("200", "150", "100"):
+        shipment_id, part_id = _shipped(app, market, carrier, kg=kg)
+        _deliver(app, market, part_id)
+        _pay(app, admin, part_id)
+        parts.append(part_id)
+    first, *racing = parts
+    _settle(app, admin, first, "TRF-0")
+    with app.app_context():
+        adjustment = adjustments.create(user(admin), db.session.get(OrderPart, first), D("25000"), "Peaje")
+        db.session.commit()
+        adjustment_id = adjustment.id
+
+    def payout(part_id):
+        def job():
+            part = db.session.get(OrderPart, part_id)
+            services.settle(user(admin), part, f"TRF-{part_id}")
+            adjustments.apply_to_payout(user(admin), part)
+        return job
+
+    _race(app, [payout(part_id) for part_id in racing])
+    with app.app_context():
+        assert db.session.get(PayoutAdjustment, adjustment_id).applied_part_id in racing
+        taken = [adjustments.transfer_amount(db.session.get(OrderPart, p)) - services.ledger(
+            db.session.get(OrderPart, p)).net for p in racing]
+        assert sorted(taken) == [0, D("25000")]
+        assert db.session.scalars(select(AuditEvent.object_id).where(
+            AuditEvent.action == "payout_adjustment.applied")).all() == [str(adjustment_id)]
