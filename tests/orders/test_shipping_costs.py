@@ -297,6 +297,9 @@ def test_a_staff_correction_after_payout_becomes_an_adjustment_on_the_next_payou
         assert adjustments.transfer_amount(part) == net - 10000
         assert adjustments.apply_to_payout(user(admin), part) == []  # taken in once
     assert "aplicado en el pago del pedido" in coop.get("/ventas").get_data(as_text=True)
+    assert "Corrección después del pago" in coop.get(f"/ventas/{part_id}").get_data(as_text=True)
+    sale = coop.get(f"/ventas/{second_part}").get_data(as_text=True)
+    assert f'id="transfer">$ {net - 10000:,.0f}'.replace(",", ".") in sale
 
 
 def test_a_deduction_larger_than_the_next_payout_waits_for_a_later_one(app, market, carrier, admin):
@@ -472,3 +475,35 @@ def test_two_payouts_racing_take_an_adjustment_in_once(app, market, carrier, adm
         assert sorted(taken) == [0, D("25000")]
         assert db.session.scalars(select(AuditEvent.object_id).where(
             AuditEvent.action == "payout_adjustment.applied")).all() == [str(adjustment_id)]
+
+
+def test_staff_correct_on_the_shipment_page_with_a_reason(app, market, carrier, admin):
+    _mule_track(app, market)
+    shipment_id, part_id = _shipped(app, market, carrier)
+    _record(app, carrier, shipment_id, {ROAD: "400000"})
+    _record(app, market.manager_a, shipment_id, {MULE: "90000"})
+    _deliver(app, market, part_id)
+    _pay_and_settle(app, market, admin, part_id, "TRF-1")
+    with app.app_context():
+        mule_id, road_id = (leg.id for leg in _legs(shipment_id))
+    staff = app.test_client()
+    login(staff, admin)
+    page = staff.get(f"/envios/{shipment_id}").get_data(as_text=True)
+    assert "Corregir costos" in page and 'name="reason"' in page and f'name="actual-{mule_id}"' in page
+    fields = {f"actual-{mule_id}": "100.000", f"actual-{road_id}": "400000"}
+    staff.post(f"/envios/{shipment_id}/costos", data=fields)  # no reason: refused with a message
+    with app.app_context():
+        assert _legs(shipment_id)[MULE].actual_cop == D("90000")
+    answer = staff.post(f"/envios/{shipment_id}/costos", data={**fields, "reason": "Recibo del arriero"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "queda como ajuste en su próximo pago" in answer and "Recibo del arriero" in answer
+    with app.app_context():
+        assert _legs(shipment_id)[MULE].actual_cop == D("100000")
+        assert [a.amount for a in adjustments.pending(market.coop_a)] == [D("-10000")]
+    # The cooperative sees the adjustment on the shipment; the carrier does not.
+    coop = app.test_client()
+    login(coop, market.manager_a)
+    assert "Recibo del arriero" in coop.get(f"/envios/{shipment_id}").get_data(as_text=True)
+    driver = app.test_client()
+    login(driver, carrier)
+    assert "Recibo del arriero" not in driver.get(f"/envios/{shipment_id}").get_data(as_text=True)
