@@ -20,6 +20,9 @@ them here as one dict::
         "notes": ["..."],                      # optional: method notes printed at the end
     }
 
+Any other key is refused (``ValueError``): a misspelt key would otherwise print "—" for a
+figure the caller does have.
+
 Fonts: no TrueType font ships with fpdf2 (2.8.9 has none), and nothing is downloaded, so the
 report uses the core Helvetica with the Windows-1252 encoding: all Spanish and English text,
 plus "—", "–", "…", "€" and curly quotes. Any other character is replaced by ``pdf_text``:
@@ -96,6 +99,8 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
+REPORT_KEYS = frozenset({"buyer", "period", "totals", "rows", "pdet_share", "women_led_share", "youth_led_share",
+                         "cooperatives_reached", "generated_at", "notes"})
 ROW_KEYS = ("municipality", "department", "pdet_subregion", "product", "kg", "cop")
 # Fractions of the page width (A4 less 15 mm margins) for the columns of ROW_KEYS.
 COLUMN_WIDTHS = (19, 15, 22, 14, 14, 16)
@@ -138,9 +143,12 @@ def pdf_text(value: Any) -> str:
 
 
 class _Formats:
+    # As the pages write them (core.formatting): numbers in Colombian or US style, dates in
+    # the language's own ("sept" in Spanish, not Colombia's "sep").
     def __init__(self, lang: str) -> None:
         self.lang = lang
         self.locale = "es_CO" if lang == "es" else "en_US"
+        self.date_locale = lang
 
     def number(self, value: Any, pattern: str = "#,##0.###") -> str:
         if value is None:
@@ -166,7 +174,7 @@ class _Formats:
             return DASH
         if isinstance(value, datetime):
             value = value.date()
-        return format_date(value, "d MMM y", locale=self.locale)
+        return format_date(value, "d MMM y", locale=self.date_locale)
 
     def moment(self, value: datetime | date | None) -> str:
         if value is None:
@@ -174,7 +182,7 @@ class _Formats:
         if not isinstance(value, datetime):
             return self.day(value)
         # Printed as given (tzinfo=its own zone): the caller passes the time it wants shown.
-        return format_datetime(value, "d MMM y, HH:mm", tzinfo=value.tzinfo, locale=self.locale)
+        return format_datetime(value, "d MMM y, HH:mm", tzinfo=value.tzinfo, locale=self.date_locale)
 
 
 class _ReportPDF(FPDF):
@@ -216,9 +224,12 @@ def _rows(rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> Iterable[tuple[A
 def buyer_report_pdf(report: Mapping[str, Any], *, lang: str = "es", compress: bool = True) -> bytes:
     """The sourcing impact report for one buyer and period, as PDF bytes.
 
-    ``report`` is described in the module docstring; missing figures print as "—".
-    ``compress=False`` leaves the page streams readable (tests search them for text).
+    ``report`` is described in the module docstring; missing figures print as "—", unknown
+    keys are refused. ``compress=False`` leaves the page streams readable (tests search them).
     """
+    unknown = set(report) - REPORT_KEYS
+    if unknown:
+        raise ValueError(f"unknown report keys: {sorted(unknown)}")
     lang = "en" if lang.startswith("en") else "es"
     labels = LABELS[lang]
     fmt = _Formats(lang)

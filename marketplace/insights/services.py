@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
@@ -26,7 +26,7 @@ from marketplace.catalog import sipsa
 from marketplace.catalog.models import Product
 from marketplace.core import audit
 from marketplace.core.errors import DomainError, Forbidden, NotFound
-from marketplace.core.models import AuditEvent, Municipality, utcnow
+from marketplace.core.models import BOGOTA, AuditEvent, Municipality, utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 from marketplace.insights import indicators, rollups
@@ -635,11 +635,17 @@ class BuyerReport:
     youth_share: Decimal | None
     cooperatives: int
 
+    @property
+    def period(self) -> tuple[date, date]:
+        """The first and the last day of the report's months."""
+        return self.filters.start, add_months(self.filters.end, 1) - timedelta(days=1)
+
     def as_dict(self) -> dict:
-        return {"buyer": self.buyer.name, "start": self.filters.start, "end": add_months(self.filters.end, 1),
-                "kg": self.kg, "cop": self.cop, "rows": self.rows, "pdet_share": self.pdet_share,
-                "women_share": self.women_share, "youth_share": self.youth_share,
-                "cooperatives": self.cooperatives, "generated_at": utcnow()}
+        """The same figures in the shape ``report_pdf.buyer_report_pdf`` prints."""
+        return {"buyer": self.buyer.name, "period": self.period, "totals": {"kg": self.kg, "cop": self.cop},
+                "rows": self.rows, "pdet_share": self.pdet_share, "women_led_share": self.women_share,
+                "youth_led_share": self.youth_share, "cooperatives_reached": self.cooperatives,
+                "generated_at": utcnow().astimezone(BOGOTA)}
 
 
 def report_buyer(actor: User, buyer_id: int | None = None) -> Buyer:

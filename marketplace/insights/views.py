@@ -425,13 +425,29 @@ def buyer_report():
         return response
     if _wants_export():
         header = [_("Municipio"), _("Departamento"), _("Subregión PDET"), _("Producto"), _("Kg"), _("COP")]
-        return _export("impacto", header, ((r["municipality"], r["department"], r["pdet_subregion"], r["product"],
-                                            r["kg"], r["cop"]) for r in report.rows))
+        return _export("impacto", header, _report_rows(report))
     chart = charts.bar_chart(
         [charts.Series(_("COP"), [(r["municipality"], r["cop"]) for r in report.rows[:12]])],
         title=_("Compras por municipio de origen (COP)"), y_label="COP", lang=_lang())
     return render_template("insights/buyer_report.html", report=report, chart=chart, args=request.args,
                            problem=None, **_choices())
+
+
+def _report_rows(report: services.BuyerReport) -> list[tuple]:
+    """The report's table, its total, then the page's headline figures (label, value):
+    the period's first and last day, cooperatives reached and the shares in percent.
+
+    A list, not a generator: the labels are translated now, while the request's language
+    is known, not when the download streams."""
+    rows = [(r["municipality"], r["department"], r["pdet_subregion"], r["product"], r["kg"], r["cop"])
+            for r in report.rows]
+    rows += [(_("Total"), None, None, None, report.kg, report.cop), (),
+             (_("Periodo"), *report.period), (_("Cooperativas"), report.cooperatives)]
+    for label, share in ((_("De municipios PDET"), report.pdet_share),
+                         (_("De cooperativas lideradas por mujeres"), report.women_share),
+                         (_("De cooperativas lideradas por jóvenes"), report.youth_share)):
+        rows.append((f"{label} (%)", None if share is None else (share * 100).normalize()))
+    return rows
 
 
 def init_app(app) -> None:
