@@ -140,10 +140,16 @@ def part_goods() -> list[Violation]:
 
 
 def refund_totals() -> list[Violation]:
-    """Every order: its refunded total is the sum of its refunds, and neither is more than
-    was paid."""
+    """Every order: its refunded total is the sum of the refunds of its payment, and neither
+    is more than was paid.
+
+    The refunds of an order's payment are those for one of its parts. A refund without a
+    part gives back a charge that never paid the order (a stray or mismatched charge): it
+    is neither in the refunded total nor bounded by the amount paid.
+    """
     refunds = (
         select(Refund.order_id, func.sum(_cents(Refund.amount)).label("cents"), func.count().label("count"))
+        .where(Refund.part_id.is_not(None))
         .group_by(Refund.order_id)
         .subquery()
     )
@@ -170,12 +176,12 @@ def refund_totals() -> list[Violation]:
 
 
 def refund_amounts() -> list[Violation]:
-    """Every refund: more than zero and no more than its order's payment."""
+    """Every refund is more than zero, and one of a part is no more than its order's payment."""
     amount, paid = _cents(Refund.amount), _cents(Order.amount_paid)
     rows = db.session.execute(
         select(Refund.id, Refund.order_id, amount.label("amount"), paid.label("paid"))
         .join(Order, Order.id == Refund.order_id)
-        .where(or_(amount <= 0, amount > paid))
+        .where(or_(amount <= 0, and_(Refund.part_id.is_not(None), amount > paid)))
         .order_by(Refund.id)
     )
     return [Violation(
@@ -224,7 +230,7 @@ def closed_parts_not_refunded() -> list[Violation]:
         .join(Order, Order.id == OrderPart.order_id)
         .outerjoin(closed_at, closed_at.c.part_id == OrderPart.id)
         .where(Order.payment_status == PaymentStatus.PAID, Order.amount_paid > 0, OrderPart.status.in_(CLOSED),
-               after_payment, ~exists().where(and_(Refund.part_id == OrderPart.id)))
+               after_payment, ~exists().where(Refund.part_id == OrderPart.id))
         .order_by(OrderPart.id)
     )
     return [Violation(
