@@ -4,13 +4,13 @@ with offers. The same services as the HTML pages."""
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, jsonify
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from marketplace.accounts.api import secured
-from marketplace.core.errors import DomainError, NotFound
+from marketplace.core.errors import DomainError, NotFound, error_payload
 from marketplace.extensions import csrf, db
 from marketplace.matching import services
 from marketplace.matching.models import Demand
@@ -25,6 +25,7 @@ from marketplace.matching.schemas import (
     OfferListSchema,
     OfferSchema,
     OptimiseInputSchema,
+    ProposalChangedSchema,
     ProposalListSchema,
     ProposalSchema,
 )
@@ -212,17 +213,23 @@ def get_proposal(proposal_id):
 @blp.response(201, AcceptanceSchema)
 @blp.alt_response(403, response="DEFAULT_ERROR", description="Solo empresas compradoras verificadas.")
 @blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no es suya.")
-@blp.alt_response(409, response="DEFAULT_ERROR",
-                  description="Ya aceptada, reemplazada por otra, o ya no hay cantidad disponible.")
+@blp.alt_response(409, schema=ProposalChangedSchema,
+                  description="No se hizo ningún pedido: ya aceptada, reemplazada por otra, sin nada que pedir, o "
+                              "algo cambió desde la propuesta (cantidad, precios, cotizaciones, costos): entonces "
+                              "``proposal_id`` es la nueva propuesta, para revisarla y aceptarla.")
 @blp.alt_response(422, response="DEFAULT_ERROR", description="Forma de pago no válida.")
 def accept(values, proposal_id):
-    """Aceptar una propuesta: se hace el pedido (se vuelve a optimizar si la oferta cambió)"""
+    """Aceptar una propuesta: se hace el pedido por exactamente el total de la propuesta"""
     proposal = services.own_proposal(g.api_user, proposal_id)
     accepted = _commit_or_rollback(lambda: services.accept(g.api_user, proposal, values["payment_method"]))
-    if accepted.reoptimised:
-        message = _("La cantidad disponible cambió desde la propuesta: se volvió a optimizar y se pidió la nueva "
-                    "asignación.")
-    else:
-        message = _("Pedido hecho con la asignación propuesta.")
-    return {"order_id": accepted.order.id, "order_number": accepted.order.number,
-            "reoptimised": accepted.reoptimised, "message": message, "proposal": accepted.proposal}
+    if accepted.changed:
+        message = _("Algo cambió desde que se calculó la propuesta (cantidad disponible, precios, cotizaciones o "
+                    "costos de transporte): no se hizo ningún pedido. Revise la nueva propuesta y acéptela si está "
+                    "de acuerdo.")
+        body = {**error_payload(409, message), "proposal_id": accepted.proposal.id,
+                "proposal": ProposalSchema().dump(accepted.proposal)}
+        response = jsonify(body)  # a response of its own: not the 201 schema
+        response.status_code = 409
+        return response
+    return {"order_id": accepted.order.id, "order_number": accepted.order.number, "total_cop": accepted.order.total,
+            "message": _("Pedido hecho por el total de la propuesta."), "proposal": accepted.proposal}

@@ -131,8 +131,15 @@ class Offer(db.Model):
 class Proposal(db.Model):
     """One run of the optimiser for a demand, kept so the buyer can read it, come back to it
     and accept it. ``allocations`` holds, per supply chosen: listing id, offer id (or null),
-    cooperative id, kg, price per kg, goods, logistics; ``greedy`` the same figures for the
-    cheapest-price-only choice; ``reasons`` why the demand is not fully met."""
+    cooperative id, kg, price per kg, goods, its share of the cooperative's logistics;
+    ``greedy`` the same figures for the cheapest-price-only choice; ``reasons`` why the
+    demand is not fully met.
+
+    Every money figure is the order's own quote (``orders.services.quote``) of exactly these
+    lines: ``parts`` per cooperative (kg, goods, logistics, platform fee, total, landed price
+    per kg), ``fee_cop`` and ``total_cop`` what accepting charges. Proposals made before
+    proposals were priced that way have no parts, fee or total and can no longer be accepted.
+    """
 
     __tablename__ = "demand_proposal"
     __table_args__ = (CheckConstraint("met_kg >= 0", name="met_nonnegative"),)
@@ -147,8 +154,13 @@ class Proposal(db.Model):
     logistics_cop: Mapped[Decimal] = mapped_column(Money)
     greedy_met_kg: Mapped[Decimal] = mapped_column(Kilograms)
     greedy_landed_cop: Mapped[Decimal] = mapped_column(Money)
+    fee_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    fee_cop: Mapped[Decimal | None] = mapped_column(Money)
+    total_cop: Mapped[Decimal | None] = mapped_column(Money)  # goods + logistics + fee: what accepting charges
     allocations: Mapped[list] = mapped_column(JSON, default=list)
+    parts: Mapped[list | None] = mapped_column(JSON)
     greedy: Mapped[list] = mapped_column(JSON, default=list)
+    greedy_parts: Mapped[list | None] = mapped_column(JSON)
     reasons: Mapped[list] = mapped_column(JSON, default=list)
     shares: Mapped[dict] = mapped_column(JSON, default=dict)
     solve_ms: Mapped[int] = mapped_column(Integer, default=0)

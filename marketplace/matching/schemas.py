@@ -130,9 +130,28 @@ class AllocationSchema(Schema):
     certifications = fields.List(fields.String(), required=True)
     kg = fields.String(required=True)
     price_per_kg = fields.String(required=True)
-    goods_cop = fields.String(required=True)
-    logistics_cop = fields.String(required=True)
-    landed_per_kg = fields.String(required=True)
+    goods_cop = fields.String(required=True, metadata={"description": "Producto de esta línea del pedido."})
+    logistics_cop = fields.String(required=True, metadata={
+        "description": "Su parte, por kg, de la logística estimada de su cooperativa (la suma es la de la "
+                       "cooperativa)."})
+    landed_per_kg = fields.String(required=True, metadata={
+        "description": "(Producto + su parte de la logística) / kg; nunca supera el máximo de la solicitud."})
+
+
+class ProposalPartSchema(Schema):
+    """One cooperative's share of the order the proposal becomes: the order's own quote."""
+
+    cooperative_id = fields.Integer(required=True)
+    cooperative = fields.String(required=True)
+    kg = fields.String(required=True)
+    goods_cop = fields.String(required=True, metadata={"description": "Producto."})
+    logistics_cop = fields.String(required=True, metadata={
+        "description": "Logística estimada: la misma del pedido (viajes por centro de acopio)."})
+    logistics_mode = fields.String(required=True, allow_none=True)
+    road_km = fields.String(required=True, allow_none=True)
+    fee_cop = fields.String(required=True, metadata={"description": "Tarifa de la plataforma."})
+    total_cop = fields.String(required=True, metadata={"description": "Producto + logística + tarifa."})
+    landed_per_kg = fields.String(required=True, metadata={"description": "(Producto + logística) / kg."})
 
 
 class ProposalSchema(Schema):
@@ -145,6 +164,12 @@ class ProposalSchema(Schema):
     goods_cop = decimal_out("Producto.", required=True)
     logistics_cop = decimal_out("Logística estimada.", required=True)
     landed_cop = decimal_out("Producto + logística.", required=True)
+    fee_percent = decimal_out("Tarifa de la plataforma, en %.", required=True, allow_none=True)
+    fee_cop = decimal_out("Tarifa de la plataforma.", required=True, allow_none=True)
+    total_cop = decimal_out("Lo que se cobra al aceptar: producto + logística + tarifa (vacío en propuestas "
+                            "anteriores a este cálculo, que ya no se pueden aceptar).", required=True, allow_none=True)
+    parts = fields.List(fields.Nested(ProposalPartSchema), required=True, allow_none=True,
+                        metadata={"description": "Por cooperativa, como las partes del pedido."})
     greedy_met_kg = decimal_out("Kg que cubriría la elección por precio más bajo.", required=True)
     greedy_landed_cop = decimal_out("Costo puesto en destino de la elección por precio más bajo.", required=True)
     reasons = fields.List(fields.String(), required=True,
@@ -152,6 +177,7 @@ class ProposalSchema(Schema):
     shares = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     allocations = fields.List(fields.Nested(AllocationSchema), required=True)
     greedy = fields.List(fields.Nested(AllocationSchema), required=True)
+    greedy_parts = fields.List(fields.Nested(ProposalPartSchema), required=True, allow_none=True)
     superseded = fields.Boolean(required=True)
     accepted_at = UTCDateTime(required=True, allow_none=True)
 
@@ -172,6 +198,17 @@ class AcceptInputSchema(Schema):
 class AcceptanceSchema(Schema):
     order_id = fields.Integer(required=True)
     order_number = fields.String(required=True)
-    reoptimised = fields.Boolean(required=True)
+    total_cop = decimal_out("Total del pedido: el de la propuesta, al peso.", required=True)
     message = fields.String(required=True)
     proposal = fields.Nested(ProposalSchema, required=True)
+
+
+class ProposalChangedSchema(Schema):
+    """A 409 answer to accepting: nothing was ordered. When something changed since the
+    proposal, ``proposal_id`` and ``proposal`` are the new one to review and accept."""
+
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String(required=True)
+    proposal_id = fields.Integer(metadata={"description": "La nueva propuesta (solo si algo cambió)."})
+    proposal = fields.Nested(ProposalSchema)

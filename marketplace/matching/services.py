@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, OrgStatus, User
+from marketplace.accounts.models import Buyer, Cooperative, OrgStatus, User
 from marketplace.catalog import units
 from marketplace.catalog.models import Grade, Listing, ListingStatus, Product
 from marketplace.catalog.services import CERTIFICATIONS
@@ -32,7 +32,7 @@ from marketplace.core.models import Municipality, bogota_date, utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
-from marketplace.matching import optimizer
+from marketplace.matching import allocation, optimizer, pricing
 from marketplace.matching.models import Demand, DemandStatus, Offer, OfferStatus, Proposal
 from marketplace.orders import services as orders
 from marketplace.orders.models import Order
@@ -480,12 +480,7 @@ def withdraw_offer(actor: User, offer: Offer) -> None:
 
 
 # ------------------------------------------------------------------- the optimiser
-
-
-@dataclass
-class _Source:
-    listing: Listing
-    offer: Offer | None
+# ------------------------------------------------------------------- the optimiser
 
 
 def _pref_tuple(demand: Demand) -> tuple[optimizer.Preference, ...]:
@@ -497,13 +492,15 @@ def _pref_tuple(demand: Demand) -> tuple[optimizer.Preference, ...]:
 
 
 def _build(demands: list[Demand], today: date):
-    """Supplies for the optimiser from live listings and open offers, and the per-kg
-    logistics estimate from the cost model.
+    """Supplies for the optimiser from live listings and open offers, and its per-kg
+    logistics costs: ``pricing.logistics_floor_per_kg``, a bound never above what the order's
+    quote will charge per kg.
 
     A cooperative's offer on a listing is its answer for that demand: for that demand the
     offer (its price, its kilos, its ready date) replaces the listing. The offer's kilos are
     set apart from the listing's stock, so the listing's remainder can serve other demands
-    of the same run without the two ever selling the same kilo twice.
+    of the same run without the two ever selling the same kilo twice. A collection point no
+    vehicle can reach the demand's site from serves no demand there.
     """
     keyed = {f"d{d.id}": d for d in demands}
     listings = _live_listings(None, {d.product_id for d in demands}, today)
@@ -514,8 +511,22 @@ def _build(demands: list[Demand], today: date):
             by_listing[offer.listing_id].append(offer)
     coops = {c.id: c for c in db.session.scalars(
         select(Cooperative).where(Cooperative.id.in_({item.cooperative_id for item in listings})))}
+    quoter = logistics.Quoter.load({item.collection_point_id for item in listings},
+                                   {d.delivery_site_id for d in demands})
+    reachable: dict[tuple[int, int], bool] = {}
+
+    def reaches(item: Listing, demand: Demand) -> bool:
+        slot = (item.collection_point_id, demand.delivery_site_id)
+        if slot not in reachable:
+            try:
+                quoter.quote(_pickup(item), demand.delivery_site, Decimal(1))
+                reachable[slot] = True
+            except DomainError:
+                reachable[slot] = False
+        return reachable[slot]
+
     supplies: list[optimizer.Supply] = []
-    sources: dict[str, _Source] = {}
+    sources: dict[str, allocation.Source] = {}
 
     def supply(key, item, kg, price, start, lot, keys):
         coop = coops[item.cooperative_id]
@@ -532,72 +543,50 @@ def _build(demands: list[Demand], today: date):
         for offer in by_listing.get(item.id, []):
             kg = min(offer.quantity_kg, remaining)
             answered.add(f"d{offer.demand_id}")
-            if kg <= 0:
+            if kg <= 0 or not reaches(item, keyed[f"d{offer.demand_id}"]):
                 continue
             remaining -= kg
             key = f"o{offer.id}"
             supply(key, item, kg, offer.price_per_kg, max(item.available_from, offer.ready_date), None,
                    {f"d{offer.demand_id}"})
-            sources[key] = _Source(item, offer)
+            sources[key] = allocation.Source(item, offer)
         # Region is the buyer's hard limit; grade and timing are left to the optimiser, which
         # then reports them as the reason a demand is not met.
         keys = {k for k, d in keyed.items() if k not in answered and d.product_id == item.product_id
-                and (not d.source_departments or item.department_code in d.source_departments)}
+                and (not d.source_departments or item.department_code in d.source_departments)
+                and reaches(item, d)}
         if remaining > 0 and keys:
             key = f"l{item.id}"
             supply(key, item, remaining, item.price_per_kg, item.available_from, item.min_order_kg, keys)
-            sources[key] = _Source(item, None)
+            sources[key] = allocation.Source(item, None)
 
     model = [optimizer.Demand(
         key=k, product_id=d.product_id, min_grade_rank=_grade_rank(d.min_grade), quantity_kg=d.quantity_kg,
         window_start=d.window_start, window_end=d.window_end, max_price_per_kg=d.max_price_per_kg,
         preferences=_pref_tuple(d), min_lot_kg=d.min_lot_kg) for k, d in keyed.items()]
 
-    quoter = logistics.Quoter.load({item.collection_point_id for item in listings},
-                                   {d.delivery_site_id for d in demands})
-    sites = {d.id: d.delivery_site for d in demands}
+    # The most one cooperative can send a demand from one collection point: the quote charges
+    # per cooperative and collection point, so the bound holds for any load up to it.
+    most: dict[tuple, Decimal] = defaultdict(Decimal)
+    for s in supplies:
+        for k in s.demand_keys:
+            most[s.cooperative_id, sources[s.key].listing.collection_point_id, k] += s.available_kg
     cache: dict[tuple, Decimal] = {}
 
     def per_kg(s: optimizer.Supply, dm: optimizer.Demand) -> Decimal:
         item = sources[s.key].listing
-        site = sites[keyed[dm.key].id]
-        kg = min(s.available_kg, dm.quantity_kg)
-        slot = (item.collection_point_id, site.id, kg)
+        demand = keyed[dm.key]
+        load = min(most[s.cooperative_id, item.collection_point_id, dm.key], dm.quantity_kg)
+        slot = (item.collection_point_id, demand.delivery_site_id, load)
         if slot not in cache:
-            point = orders.Pickup(item.collection_point_id, "", item.latitude, item.longitude)
-            try:
-                cache[slot] = logistics_cop_per_kg(quoter, point, site, kg)
-            except DomainError:
-                cache[slot] = Decimal(MAX_PRICE)  # unreachable: never chosen, never under a ceiling
+            cache[slot] = pricing.logistics_floor_per_kg(quoter, _pickup(item), demand.delivery_site, load)
         return cache[slot]
 
-    return supplies, model, sources, per_kg, keyed
+    return allocation.Instance(supplies, model, sources, per_kg, keyed)
 
 
-def logistics_cop_per_kg(quoter: logistics.Quoter, point, site: DeliverySite, kg: Decimal) -> Decimal:
-    """The cost model's estimate for moving ``kg`` from a collection point to a site, per kg,
-    to the centavo: the optimiser's linear stand-in for the stepped vehicle costs."""
-    return (quoter.quote(point, site, kg).total_cop / kg).quantize(CENTS, ROUND_HALF_UP)
-
-
-def _allocation_rows(result: optimizer.Result, dkey: str, sources: dict[str, _Source]) -> list[dict]:
-    rows = []
-    for a in sorted((a for a in result.allocations if a.demand_key == dkey and a.kg > 0),
-                    key=lambda a: (a.landed_cop / a.kg, a.supply_key)):
-        src = sources[a.supply_key]
-        item, coop = src.listing, db.session.get(Cooperative, src.listing.cooperative_id)
-        price = src.offer.price_per_kg if src.offer else item.price_per_kg
-        rows.append({
-            "supply": a.supply_key, "listing_id": item.id, "offer_id": src.offer.id if src.offer else None,
-            "cooperative_id": coop.id, "cooperative": coop.name, "municipality_code": item.municipality_code,
-            "municipality": item.municipality.label, "pdet_subregion": item.pdet_subregion,
-            "women_led": coop.women_led, "youth_led": coop.youth_led,
-            "certifications": list(item.certifications or ()), "grade": item.grade.name,
-            "kg": str(a.kg), "price_per_kg": str(price), "goods_cop": str(a.goods_cop),
-            "logistics_cop": str(a.logistics_cop),
-            "landed_per_kg": str((a.landed_cop / a.kg).quantize(CENTS, ROUND_HALF_UP)),
-        })
-    return rows
+def _pickup(item: Listing) -> orders.Pickup:
+    return orders.Pickup(item.collection_point_id, "", item.latitude, item.longitude)
 
 
 def _time_limit() -> float:
@@ -607,7 +596,8 @@ def _time_limit() -> float:
 def propose(actor: User, demands: list[Demand], today: date | None = None) -> list[Proposal]:
     """Run the optimiser over the given open demands of the actor's company together (they
     compete for the same stock) and keep one proposal per demand, with the cheapest-price-only
-    choice on the same instance beside it."""
+    choice on the same instance beside it. Every figure is the quote of the order the
+    proposal becomes; no demand lands above its maximum price."""
     buyer = orders.buyer_of(actor)
     today = today or _today()
     if not demands:
@@ -619,30 +609,30 @@ def propose(actor: User, demands: list[Demand], today: date | None = None) -> li
             raise NotFound(_l("No encontramos esa solicitud de compra."))
         if demand.status != DemandStatus.OPEN or demand.window_end < today:
             raise Conflict(_l("La solicitud %(n)s ya no está abierta.", n=demand.number))
-    supplies, model, sources, per_kg, keyed = _build(demands, today)
+    inst = _build(demands, today)
     try:
-        result = optimizer.optimise(supplies, model, per_kg, time_limit_seconds=_time_limit())
-        greedy = optimizer.greedy_cheapest_price(supplies, model, per_kg)
+        choice = allocation.choose(actor, inst, today, _time_limit())
     except optimizer.OptimizerError as exc:  # input was checked when the demand was saved
         raise DomainError(OPTIMISER_MESSAGES.get(exc.code, _l("No se pudo calcular la propuesta."))) from exc
+    run = choice.run
     proposals = []
     now = utcnow()
-    for dkey, demand in keyed.items():
+    for dkey, demand in inst.keyed.items():
         db.session.execute(update(Proposal).where(Proposal.demand_id == demand.id, Proposal.accepted_at.is_(None))
                            .values(superseded=True))
-        rows = _allocation_rows(result, dkey, sources)
-        greedy_rows = _allocation_rows(greedy, dkey, sources)
-        outcome = result.per_demand[dkey]
+        priced, naive = run.priced[dkey], choice.greedy[dkey]
+        outcome = run.result.per_demand[dkey]
+        reasons, shares = list(outcome.reasons), {k: str(v) for k, v in outcome.shares.items()}
+        if dkey in run.emptied:
+            reasons = [code for code in optimizer.REASON_CODES if code in {*reasons, "price_cap"}]
+            shares = {}
         proposal = Proposal(
-            demand_id=demand.id, demand=demand, created_at=now, created_by_id=actor.id, status=result.status,
-            met_kg=outcome.met_kg, goods_cop=sum((Decimal(r["goods_cop"]) for r in rows), Decimal(0)),
-            logistics_cop=sum((Decimal(r["logistics_cop"]) for r in rows), Decimal(0)),
-            greedy_met_kg=greedy.per_demand[dkey].met_kg,
-            greedy_landed_cop=sum((Decimal(r["goods_cop"]) + Decimal(r["logistics_cop"]) for r in greedy_rows),
-                                  Decimal(0)),
-            allocations=rows, greedy=greedy_rows, reasons=list(outcome.reasons),
-            shares={k: str(v) for k, v in outcome.shares.items()},
-            solve_ms=int(result.solve_seconds * 1000), superseded=False,
+            demand_id=demand.id, demand=demand, created_at=now, created_by_id=actor.id, status=run.status,
+            met_kg=priced.kg, goods_cop=priced.goods, logistics_cop=priced.logistics,
+            fee_percent=priced.fee_percent, fee_cop=priced.fee, total_cop=priced.total,
+            greedy_met_kg=naive.kg, greedy_landed_cop=naive.goods + naive.logistics,
+            allocations=priced.rows, parts=priced.parts, greedy=naive.rows, greedy_parts=naive.parts,
+            reasons=reasons, shares=shares, solve_ms=int(run.result.solve_seconds * 1000), superseded=False,
         )
         db.session.add(proposal)
         proposals.append(proposal)
@@ -650,18 +640,27 @@ def propose(actor: User, demands: list[Demand], today: date | None = None) -> li
     for proposal in proposals:
         audit.record("demand.proposed", "demand", proposal.demand_id, actor=actor, organisation_id=buyer.id,
                      after={"proposal": proposal.id, "met_kg": str(proposal.met_kg),
-                            "landed_cop": str(proposal.landed_cop)})
+                            "total_cop": str(proposal.total_cop)})
     return proposals
 
 
 @dataclass
 class Summary:
-    """A proposal (or its cheapest-price-only twin) ready to show: rows with exact decimals."""
+    """A proposal (or its cheapest-price-only twin) ready to show: its rows grouped by
+    cooperative under the cooperative's figures, as the order's parts will be, with exact
+    decimals. Figures a proposal made before it was priced by the quote lacks are None."""
 
-    rows: list[dict]
+    parts: list[dict]
     kg: Decimal
     goods: Decimal
     logistics: Decimal
+    fee: Decimal | None
+    fee_percent: Decimal | None
+    total: Decimal | None
+
+    @property
+    def rows(self) -> list[dict]:
+        return [row for part in self.parts for row in part["rows"]]
 
     @property
     def landed(self) -> Decimal:
@@ -673,16 +672,39 @@ class Summary:
 
     @property
     def cooperatives(self) -> int:
-        return len({row["cooperative_id"] for row in self.rows})
+        return len(self.parts)
 
 
-DECIMAL_KEYS = ("kg", "price_per_kg", "goods_cop", "logistics_cop", "landed_per_kg")
+ROW_DECIMALS = ("kg", "price_per_kg", "goods_cop", "logistics_cop", "landed_per_kg")
+PART_DECIMALS = ("kg", "goods_cop", "logistics_cop", "fee_cop", "total_cop", "landed_per_kg")
 
 
-def summary(rows: list[dict]) -> Summary:
-    shown = [{**row, **{k: Decimal(row[k]) for k in DECIMAL_KEYS}} for row in rows]
-    return Summary(shown, sum((r["kg"] for r in shown), Decimal(0)), sum((r["goods_cop"] for r in shown), Decimal(0)),
-                   sum((r["logistics_cop"] for r in shown), Decimal(0)))
+def _summary(rows: list[dict], parts: list[dict] | None, fee_percent: Decimal | None, fee: Decimal | None,
+             total: Decimal | None) -> Summary:
+    shown = [{**row, **{k: Decimal(row[k]) for k in ROW_DECIMALS}} for row in rows]
+    by_coop: dict[int, list[dict]] = defaultdict(list)
+    for row in shown:
+        by_coop[row["cooperative_id"]].append(row)
+    if parts is None:  # made before proposals were priced by the quote: rows only
+        parts = [{"cooperative_id": cid, "cooperative": own[0]["cooperative"]} for cid, own in by_coop.items()]
+    grouped = [{**part, **{k: Decimal(part[k]) if part.get(k) is not None else None for k in PART_DECIMALS},
+                "rows": by_coop[part["cooperative_id"]]} for part in parts]
+    return Summary(grouped, sum((r["kg"] for r in shown), Decimal(0)), sum((r["goods_cop"] for r in shown), Decimal(0)),
+                   sum((r["logistics_cop"] for r in shown), Decimal(0)), fee, fee_percent, total)
+
+
+def summary(proposal: Proposal) -> Summary:
+    return _summary(proposal.allocations, proposal.parts, proposal.fee_percent, proposal.fee_cop,
+                    proposal.total_cop)
+
+
+def greedy_summary(proposal: Proposal) -> Summary:
+    """The cheapest-price-only choice, priced by the same quote (never ordered)."""
+    fee = total = None
+    if proposal.greedy_parts is not None:
+        fee = sum((Decimal(p["fee_cop"]) for p in proposal.greedy_parts), Decimal(0))
+        total = sum((Decimal(p["total_cop"]) for p in proposal.greedy_parts), Decimal(0))
+    return _summary(proposal.greedy, proposal.greedy_parts, proposal.fee_percent, fee, total)
 
 
 def latest_proposal(demand: Demand) -> Proposal | None:
@@ -690,23 +712,41 @@ def latest_proposal(demand: Demand) -> Proposal | None:
                              .order_by(Proposal.id.desc()).limit(1))
 
 
-def _same_allocation(a: list[dict], b: list[dict]) -> bool:
-    def shape(rows):
-        return sorted((r["supply"], r["kg"], r["price_per_kg"]) for r in rows)
-    return shape(a) == shape(b)
-
-
 @dataclass
 class Acceptance:
-    order: Order
-    proposal: Proposal  # the one ordered: the accepted one, or its re-optimised successor
-    reoptimised: bool
+    """What accepting a proposal did: placed ``order`` for exactly the proposal's figures, or,
+    when something changed since the buyer read it, placed nothing and made ``proposal`` the
+    new one to review (``changed``); ``previous`` is the one the buyer accepted."""
+
+    order: Order | None
+    proposal: Proposal
+    previous: Proposal
+
+    @property
+    def changed(self) -> bool:
+        return self.order is None
+
+
+def _priced_as_shown(actor: User, demand: Demand, proposal: Proposal, today: date) -> bool:
+    """The proposal can still be ordered for exactly what it shows: the same lots and offers on
+    the same terms, the stock still there, the same quote to the centavo (logistics model and
+    fee included), and no landed price above the demand's maximum."""
+    if proposal.parts is None or not pricing.terms_hold(proposal.allocations):
+        return False
+    try:
+        now = pricing.price(actor, demand, proposal.allocations, today)
+    except DomainError:  # a lot gone, stock short, a route no vehicle makes any more
+        return False
+    return pricing.still_priced_as_shown(proposal, now) and not pricing.over_cap(demand, now)
 
 
 def accept(actor: User, proposal: Proposal, payment_method: str | None, now: datetime | None = None) -> Acceptance:
-    """Turn a proposal into an order through the same service as any order, stock taken
-    atomically. The allocation is first recomputed on today's stock and offers: if it
-    changed, the new one is ordered, kept as a new proposal and ``reoptimised`` says so."""
+    """Place the order a proposal shows, through the same service as any order, stock taken
+    atomically, charged exactly the proposal's total.
+
+    If stock, a lot, an offer, a price, the logistics model or the fee changed since the
+    proposal was made, nothing is ordered: the demand is optimised again and the new proposal
+    returned for the buyer to review and accept (``Acceptance.changed``)."""
     buyer = orders.require_can_buy(actor)
     demand = proposal.demand
     if demand.buyer_id != buyer.id:
@@ -716,47 +756,41 @@ def accept(actor: User, proposal: Proposal, payment_method: str | None, now: dat
     if demand.status != DemandStatus.OPEN:
         raise Conflict(_l("Esta solicitud ya no está abierta."))
     if proposal.superseded:
-        raise Conflict(_l("Hay una propuesta más reciente para esta solicitud; revise esa."))
+        raise Conflict(_l("Esta propuesta ya no vale: revise la más reciente o vuelva a calcularla."))
     if payment_method not in ("card", "invoice"):
         raise DomainError(_l("Elija cómo pagará: tarjeta o factura."), "payment_method")
+    if not proposal.allocations:
+        raise Conflict(_l("Esta propuesta no tiene nada que pedir."))
     now = now or utcnow()
     today = bogota_date(now)
-    fresh = propose(actor, [demand], today)[0]
-    reoptimised = not _same_allocation(fresh.allocations, proposal.allocations)
-    chosen = fresh
-    if not reoptimised:  # the same allocation: keep the proposal the buyer read
-        db.session.delete(fresh)
-        proposal.superseded = False
-        chosen = proposal
-    if not chosen.allocations:
-        raise Conflict(_l("Ya no hay cantidad disponible para esta solicitud: otro comprador la tomó."))
+    if not _priced_as_shown(actor, demand, proposal, today):
+        [fresh] = propose(actor, [demand], today)
+        audit.record("demand.proposal_changed", "demand", demand.id, actor=actor, organisation_id=buyer.id,
+                     before={"proposal": proposal.id, "total_cop": str(proposal.total_cop)},
+                     after={"proposal": fresh.id, "total_cop": str(fresh.total_cop)})
+        return Acceptance(None, fresh, proposal)
     # Claim the demand first: of two accepts racing, one orders and the other is told.
     claimed = db.session.execute(
         update(Demand).where(Demand.id == demand.id, Demand.status == DemandStatus.OPEN)
         .values(status=DemandStatus.ORDERED, updated_at=now).execution_options(synchronize_session=False))
     if claimed.rowcount != 1:
         raise Conflict(_l("Esta solicitud ya no está abierta."))
-    kg_by_listing: dict[int, Decimal] = defaultdict(Decimal)
-    agreed: dict[int, Decimal] = {}
-    for row in chosen.allocations:
-        kg_by_listing[row["listing_id"]] += Decimal(row["kg"])
-        agreed[row["listing_id"]] = Decimal(row["price_per_kg"])
-    request = orders.OrderRequest(
-        lines=[orders.LineRequest(listing_id, kg, "kg") for listing_id, kg in sorted(kg_by_listing.items())],
-        delivery_site_id=demand.delivery_site_id, window_start=max(demand.window_start, today),
-        window_end=demand.window_end, payment_method=payment_method,
-        note=str(_l("Solicitud de compra %(n)s", n=demand.number)),
-    )
+    request, agreed = pricing.order_request(demand, proposal.allocations, today, payment_method)
     order = orders.place_order(actor, request, now=now, agreed_prices=agreed, notify_kind="offer_chosen")
+    if pricing.order_figures(order) != pricing.figures(proposal.parts, proposal.total_cop):
+        # The order priced itself in this same transaction from the same rows; only a change
+        # committed in between could part them. Nothing is kept: the caller rolls back.
+        raise Conflict(_l("Los costos cambiaron mientras se hacía el pedido. Vuelva a calcular la propuesta."))
     demand = db.session.get(Demand, demand.id)
     db.session.refresh(demand)
     demand.order_id = order.id
-    chosen.accepted_at = now
-    _close_offers(demand, {row["offer_id"] for row in chosen.allocations if row["offer_id"]})
+    proposal.accepted_at = now
+    _close_offers(demand, {row["offer_id"] for row in proposal.allocations if row["offer_id"]})
     audit.record("demand.ordered", "demand", demand.id, actor=actor, organisation_id=buyer.id,
                  before={"status": "open"},
-                 after={"status": "ordered", "order": order.id, "proposal": chosen.id, "reoptimised": reoptimised})
-    return Acceptance(order, chosen, reoptimised)
+                 after={"status": "ordered", "order": order.id, "proposal": proposal.id,
+                        "total_cop": str(order.total)})
+    return Acceptance(order, proposal, proposal)
 
 
 def window_days_default() -> tuple[date, date]:

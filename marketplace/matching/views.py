@@ -48,6 +48,7 @@ def init_app(app) -> None:
             "attribute_label": services.attribute_label,
             "reason_label": lambda code: services.REASON_LABELS.get(code, code),
             "proposal_summary": services.summary,
+            "greedy_summary": services.greedy_summary,
             "department_name": lambda code: dict(geography.departments()).get(code, code),
         }
 
@@ -249,14 +250,20 @@ def accept_proposal(proposal_id: int):
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("matching.demand_page", demand_id=demand_id) + "#propuesta")
+    if accepted.changed:
+        fresh = accepted.proposal
+        if fresh.allocations:
+            flash(_("Algo cambió desde que se calculó la propuesta (cantidad disponible, precios, cotizaciones o "
+                    "costos de transporte): no se hizo ningún pedido. Esta es la nueva propuesta, por %(total)s "
+                    "(la anterior era de %(before)s). Revísela y, si está de acuerdo, acéptela.",
+                    total=_cop(fresh.total_cop), before=_cop(accepted.previous.total_cop)), "info")
+        else:
+            flash(_("Algo cambió desde que se calculó la propuesta y ya no hay oferta que la atienda: no se hizo "
+                    "ningún pedido. Abajo se explica por qué."), "info")
+        return redirect(url_for("matching.demand_page", demand_id=demand_id) + "#propuesta")
     order = accepted.order
-    if accepted.reoptimised:
-        flash(_("La cantidad disponible cambió desde la propuesta: se volvió a optimizar y se pidió la nueva "
-                "asignación (%(kg)s, %(total)s puesto en destino). Revise el pedido; puede cancelar partes "
-                "mientras las cooperativas no las acepten.",
-                kg=format_kg(accepted.proposal.met_kg), total=_cop(accepted.proposal.landed_cop)), "info")
-    flash(_("Pedido %(n)s hecho. Cada cooperativa tiene %(h)d horas para responder.",
-            n=order.number, h=current_app.config["ORDER_ACCEPT_HOURS"]), "success")
+    flash(_("Pedido %(n)s hecho por %(total)s. Cada cooperativa tiene %(h)d horas para responder.",
+            n=order.number, total=_cop(order.total), h=current_app.config["ORDER_ACCEPT_HOURS"]), "success")
     if order.payment_method == PaymentMethod.CARD:
         return redirect(url_for("orders.pay", order_id=order.id))
     return redirect(url_for("orders.order_page", order_id=order.id))

@@ -138,7 +138,7 @@ def test_demand_offer_proposal_accept_through_the_api(app, client, market, token
                            headers=buyer)
     assert accepted.status_code == 201, accepted.get_json()
     body = accepted.get_json()
-    assert body["reoptimised"] is False and body["proposal"]["id"] == proposal["id"]
+    assert body["proposal"]["id"] == proposal["id"] and D(body["total_cop"]) == D(proposal["total_cop"])
     assert body["proposal"]["accepted_at"] is not None
     order_id = body["order_id"]
 
@@ -589,9 +589,9 @@ def test_demands_list_pages_for_the_buyer(app, client, market, tokens):
     assert client.get(f"{API}/demands", query_string={"status": "nope"}, headers=buyer).status_code == 422
 
 
-def test_accepting_after_the_stock_changed_orders_the_reoptimised_allocation(app, client, market, tokens):
-    """Another order takes 800 kg of A's listing between the proposal and the acceptance: the
-    acceptance re-optimises on today's stock and never orders more than is left."""
+def test_accepting_after_the_stock_changed_answers_409_with_the_new_proposal(app, client, market, tokens):
+    """Another order takes 800 kg of A's listing between the proposal and the acceptance: no
+    order is placed; the answer names the new proposal, which the buyer then accepts."""
     from tests.orders.conftest import order_body
 
     buyer = tokens["buyer"]
@@ -601,17 +601,28 @@ def test_accepting_after_the_stock_changed_orders_the_reoptimised_allocation(app
     taken = client.post(f"{API}/orders", json=order_body(market, [(market.listing_a, "800", "kg")]),
                         headers={**buyer, "Idempotency-Key": "elsewhere"})
     assert taken.status_code == 201, taken.get_json()
+    before = counts(app)
 
-    accepted = client.post(f"{API}/proposals/{proposal['id']}/accept", json={"payment_method": "invoice"},
-                           headers=buyer)
-    assert accepted.status_code == 201, accepted.get_json()
-    body = accepted.get_json()
-    assert body["reoptimised"] is True and body["proposal"]["id"] != proposal["id"]
+    refused = client.post(f"{API}/proposals/{proposal['id']}/accept", json={"payment_method": "invoice"},
+                          headers=buyer)
+    assert refused.status_code == 409, refused.get_json()
+    body = refused.get_json()
+    assert body["code"] == 409 and "no se hizo ningún pedido" in body["message"]
+    new_id = body["proposal_id"]
+    assert new_id != proposal["id"] and body["proposal"]["id"] == new_id
     assert kg_by(body["proposal"]["allocations"], "listing_id") == {market.listing_a: D("200"),
                                                                      market.listing_b: D("500")}
-    order = client.get(f"{API}/orders/{body['order_id']}", headers=buyer).get_json()
+    assert counts(app)["Order"] == before["Order"]
+    assert stock(app, market.listing_a) == D("200") and stock(app, market.listing_b) == D("500")
+    latest = client.get(f"{API}/demands/{demand_id}/proposals/latest", headers=buyer).get_json()
+    assert latest["id"] == new_id and latest["accepted_at"] is None
+    assert client.get(f"{API}/demands/{demand_id}", headers=buyer).get_json()["status"] == "open"
+
+    accepted = client.post(f"{API}/proposals/{new_id}/accept", json={"payment_method": "invoice"}, headers=buyer)
+    assert accepted.status_code == 201, accepted.get_json()
+    done = accepted.get_json()
+    order = client.get(f"{API}/orders/{done['order_id']}", headers=buyer).get_json()
+    assert D(order["total"]) == D(latest["total_cop"]) == D(done["total_cop"])
     ordered = {line["listing_id"]: D(line["quantity_kg"]) for part in order["parts"] for line in part["lines"]}
     assert ordered == {market.listing_a: D("200"), market.listing_b: D("500")}
     assert stock(app, market.listing_a) == D("0") and stock(app, market.listing_b) == D("0")
-    latest = client.get(f"{API}/demands/{demand_id}/proposals/latest", headers=buyer).get_json()
-    assert latest["id"] == body["proposal"]["id"] and latest["accepted_at"] is not None
