@@ -20,6 +20,7 @@ from marketplace.catalog import services as catalog_services
 from marketplace.catalog.models import Listing, ListingChange
 from marketplace.core.errors import Conflict
 from marketplace.extensions import db
+from marketplace.insights import invariants
 from marketplace.orders import services as order_services
 from marketplace.orders.models import CLOSED_WITHOUT_SALE, OrderLine, OrderPart
 from tests.orders.conftest import market  # noqa: F401  (the fixture)
@@ -200,3 +201,4 @@ def test_edits_racing_orders_and_declines_keep_quantity_equal_to_available_plus_
         chain = [D("1000")] + [after for _before, after in history]
         assert [before for before, _after in history] == chain[:-1]
         assert history[-1][1] == quantity
+        assert invariants.listing_stock() == []
