@@ -5,7 +5,8 @@ It answers the calls the product makes (``POST /v1/payment_intents``, ``POST /v1
 reads, replays the first answer for a repeated Idempotency-Key as Stripe does, and records
 every accepted connection and every request. Rules make it misbehave: answer a given HTTP
 status with a Stripe error body, or hang (accept the connection, read the request and never
-answer) until the server is closed.
+answer) until the server is closed. Errors carry ``Stripe-Should-Retry: false``, as Stripe
+sends for most, so the client library makes one call per attempt.
 
     with FakeStripe() as fake:
         app = make_app(STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=fake.url)
@@ -69,7 +70,8 @@ class FakeStripe:
         self._replies: dict[tuple[str, str], tuple[int, dict]] = {}
         self._release = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler, self)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-stripe", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-stripe", daemon=True)
 
     # ------------------------------------------------------------------ control
 
@@ -207,6 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Request-Id", f"req_fake_{len(fake.calls)}")
+        if status >= 400:
+            # As Stripe does for most errors: sending the same request again now would not help,
+            # so the client library does not retry at once (the worker's back-off decides).
+            self.send_header("Stripe-Should-Retry", "false")
         self.end_headers()
         self.wfile.write(data)
 
