@@ -6,7 +6,27 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from marketplace.core.text import forbidden_character
 from marketplace.extensions import db
+
+
+class SafeText(click.ParamType):
+    """Text without control characters (but tab, line feed, carriage return) or lone
+    surrogates, as every form and API field requires; anything else is a usage error."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            value = str(value)
+        bad = forbidden_character(value)
+        if bad is not None:
+            self.fail(f"tiene caracteres que no se pueden guardar (U+{ord(bad):04X}, de control o inválido).",
+                      param, ctx)
+        return value
+
+
+TEXT = SafeText()
 
 
 def register(app: Flask) -> None:
@@ -51,10 +71,10 @@ def check_invariants() -> None:
 
 
 @click.command("create-admin")
-@click.option("--name", "full_name", required=True, help="Nombre completo.")
-@click.option("--email", default=None, help="Correo para entrar.")
-@click.option("--phone", default=None, help="Celular colombiano para entrar.")
-@click.password_option("--password", help="Contraseña (se pide si no se da).")
+@click.option("--name", "full_name", required=True, type=TEXT, help="Nombre completo.")
+@click.option("--email", default=None, type=TEXT, help="Correo para entrar.")
+@click.option("--phone", default=None, type=TEXT, help="Celular colombiano para entrar.")
+@click.password_option("--password", type=TEXT, help="Contraseña (se pide si no se da).")
 @with_appcontext
 def create_admin(full_name: str, email: str | None, phone: str | None, password: str) -> None:
     """Create a platform administrator."""

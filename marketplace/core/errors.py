@@ -22,10 +22,13 @@ class DomainError(Exception):
 
     status_code = 422
 
-    def __init__(self, message, field: str | None = None, *, status_code: int | None = None):
+    def __init__(self, message, field: str | None = None, *, status_code: int | None = None,
+                 errors: dict | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        # For the API's answer: messages by location and input name, as webargs gives them.
+        self.errors = errors
         if status_code is not None:
             self.status_code = status_code
 
@@ -68,11 +71,11 @@ def error_payload(code: int, message: str, errors: dict | None = None) -> dict:
 
 
 def register_error_handlers(app: Flask) -> None:
-    def render(code: int, message: str | None = None, headers=None):
+    def render(code: int, message: str | None = None, headers=None, errors: dict | None = None):
         title = _TITLES.get(code, _TITLES[400] if code < 500 else _TITLES[500])
         text = str(message) if message else str(title)
         if wants_json():
-            response = jsonify(error_payload(code, text))
+            response = jsonify(error_payload(code, text, errors))
         else:
             response = app.response_class(
                 render_template("errors/error.html", code=code, title=title, message=message),
@@ -93,7 +96,7 @@ def register_error_handlers(app: Flask) -> None:
         from marketplace.extensions import db
 
         db.session.rollback()
-        return render(error.status_code, error.message)
+        return render(error.status_code, error.message, errors=error.errors)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -1,4 +1,5 @@
-"""Text helpers: accent-insensitive search keys and Spanish display names."""
+"""Text helpers: accent-insensitive search keys, Spanish display names, and the characters
+no text may hold."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
+# Characters no text the app receives may hold: the C0 controls but tab, line feed and
+# carriage return (multi-line text keeps those), DEL and the C1 controls, and lone surrogates
+# (halves of a pair that no encoding can store; PostgreSQL refuses NUL in text, too).
+FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they make a name
+# display as something other than what it is ("Trojan Source"), so names drop them.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # Words kept lower case inside Spanish place names ("San Vicente del Caguán").
 _CONNECTORS = {"de", "del", "la", "las", "los", "el", "y", "e", "en"}
 
@@ -38,6 +46,15 @@ def display_place_name(value: str) -> str:
     return " ".join(out)
 
 
+def forbidden_character(value: str) -> str | None:
+    """The first character of ``value`` that no text may hold (see ``FORBIDDEN``), or None."""
+    match = FORBIDDEN.search(value)
+    return match.group() if match else None
+
+
 def clean_text(value: str | None) -> str:
-    """Trim and collapse white space in free text typed by a user."""
-    return _SPACES.sub(" ", value or "").strip()
+    """Trim and collapse white space in a name or short text typed by a user, without bidi
+    controls. Requests holding forbidden characters are refused before they get here; any
+    that reach it another way are dropped."""
+    text = FORBIDDEN.sub("", BIDI_CONTROLS.sub("", value or ""))
+    return _SPACES.sub(" ", text).strip()

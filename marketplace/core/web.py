@@ -12,6 +12,8 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from marketplace.core import formatting
+from marketplace.core.errors import DomainError
+from marketplace.core.text import forbidden_character
 
 LANGUAGES = ("es", "en")
 
@@ -47,6 +49,70 @@ def select_locale() -> str:
     if request.path.startswith("/api/"):
         return request.accept_languages.best_match(LANGUAGES, default="es")
     return "es"
+
+
+# Request headers whose values the app keeps (the others it only compares or ignores).
+STORED_HEADERS = ("Idempotency-Key",)
+# Signed by their sender and answered by their own handlers, which must not refuse them.
+UNCHECKED_PREFIXES = ("/webhooks/",)
+
+
+def _json_problem(value, path: str) -> str | None:
+    """The dotted path ("lines.0.unit") of the first key or string holding a forbidden character."""
+    if isinstance(value, str):
+        return path if forbidden_character(value) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and forbidden_character(key):
+            return where
+        found = _json_problem(item, where)
+        if found is not None:
+            return found
+    return None
+
+
+def text_problem() -> tuple[str, str] | None:
+    """(location, input name) of the first text in the request that holds a character no
+    text may hold (``core.text.FORBIDDEN``): path, query, form fields and file names, JSON
+    body (keys too) and the headers the app stores."""
+    if forbidden_character(request.path):
+        return "path", "path"
+    for location, values in (("query", request.args), ("form", request.form)):
+        for key, value in values.items(multi=True):
+            if forbidden_character(key) or forbidden_character(value):
+                return location, key
+    for key, upload in request.files.items(multi=True):
+        if forbidden_character(key) or forbidden_character(upload.filename or ""):
+            return "files", key
+    for name in STORED_HEADERS:
+        if forbidden_character(request.headers.get(name, "")):
+            return "headers", name
+    if request.is_json:
+        found = _json_problem(request.get_json(silent=True), "")
+        if found is not None:
+            return "json", found
+    return None
+
+
+def refuse_forbidden_text() -> None:
+    """Refuse, before any view runs, a request whose text holds control characters or lone
+    surrogates: no view has to think of them, and nothing reaches the database (PostgreSQL
+    fails on NUL, every driver on lone surrogates)."""
+    if request.path.startswith(UNCHECKED_PREFIXES):
+        return
+    problem = text_problem()
+    if problem is None:
+        return
+    location, name = problem
+    message = _l("El texto enviado tiene caracteres que no se pueden guardar (caracteres de control o "
+                 "código inválido). Quítelos e intente de nuevo.")
+    raise DomainError(message, name, errors={location: {name: [str(message)]}})
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -86,6 +152,8 @@ def init_app(app: Flask) -> None:
                 fingerprints[filename] = ""
         if fingerprints[filename]:
             values["v"] = fingerprints[filename]
+
+    app.before_request(refuse_forbidden_text)
 
     for name, func in formatting.FILTERS.items():
         app.add_template_filter(func, name)
