@@ -21,9 +21,11 @@ from marketplace.catalog import units
 from marketplace.catalog.models import Listing
 from marketplace.core import audit
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
+from marketplace.core.formatting import cop as format_cop
 from marketplace.core.models import bogota_date, utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
+from marketplace.orders import adjustments
 from marketplace.orders.common import (
     BUYER_ROLES,
     CENTS,
@@ -327,20 +329,28 @@ def _decide(actor: User, dispute: Dispute, outcome: DisputeStatus, note: str, no
     plan_refunds(order)
 
 
-def settle(actor: User, part: OrderPart, reference: str | None, now: datetime | None = None) -> None:
-    """Staff record that the cooperative was paid what it is owed."""
+def settle(actor: User, part: OrderPart, reference: str | None, now: datetime | None = None,
+           transfer: Decimal | None = None) -> None:
+    """Staff record that the cooperative was paid what it is owed, with the pending payout
+    adjustments that fit in this transfer. ``transfer`` is the amount staff saw and sent: if
+    the figures changed meanwhile (a cost correction), nothing is recorded and staff look again."""
     reference = clean_text(reference)
     if not reference:
         raise DomainError(_l("Escriba la referencia de la transferencia a la cooperativa."), "reference")
     if len(reference) > 80:
         raise DomainError(_l("Máximo %(max)d caracteres.", max=80), "reference")
+    now = now or utcnow()
     lock_order(part.order_id)
     if part.payout_status != PayoutStatus.DUE:
         raise Conflict(_l("Aún no se le debe pagar a la cooperativa: falta el pago del comprador o hay una "
                           "disputa abierta."))
-    _move(part, "settle", actor, now or utcnow(), note=reference)
+    if transfer is not None and transfer != adjustments.transfer_amount(part):
+        raise Conflict(_l("El valor a transferir cambió mientras tanto: ahora es %(amount)s. Revíselo antes de "
+                          "registrar el pago.", amount=format_cop(adjustments.transfer_amount(part))))
+    _move(part, "settle", actor, now, note=reference)
     part.payout_status = PayoutStatus.PAID
     part.payout_reference = reference
+    adjustments.apply_to_payout(actor, part, now)
 
 
 def transition(actor: User, part: OrderPart, action: str, **kwargs) -> None:
@@ -354,6 +364,6 @@ def transition(actor: User, part: OrderPart, action: str, **kwargs) -> None:
     elif action == "cancel":
         cancel(actor, part, kwargs.get("reason"))
     elif action == "settle":
-        settle(actor, part, kwargs.get("reference"))
+        settle(actor, part, kwargs.get("reference"), transfer=kwargs.get("transfer"))
     else:
         raise DomainError(_l("Esa acción no existe."), "action")

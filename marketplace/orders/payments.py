@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -240,11 +241,16 @@ def _text(value, name: str, max_length: int, required: bool = True) -> str | Non
     return value
 
 
+# The largest charge in centavos that an order's money column (NUMERIC(16, 2)) can hold.
+MAX_MINOR_UNITS = 10**16 - 1
+ORDER_REF = re.compile(r"[0-9]{1,12}")
+
+
 def _amount(value, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise MalformedEvent(f"{name} must be a whole non-negative number")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MINOR_UNITS:
+        raise MalformedEvent(f"{name} must be a whole number of centavos from 0 to {MAX_MINOR_UNITS}")
     return value
 
 
@@ -263,14 +269,15 @@ def checked_event(event) -> dict:
         if metadata is not None and not isinstance(metadata, dict):
             raise MalformedEvent("metadata must be an object")
         order_ref = (metadata or {}).get("order_id")
+        if order_ref is not None and not (isinstance(order_ref, str) and ORDER_REF.fullmatch(order_ref)):
+            raise MalformedEvent("metadata.order_id must be our order number")
         checked["object"] = {
             "id": _text(obj.get("id"), "data.object.id", 100),
             "currency": _text(obj.get("currency"), "currency", 10, required=False),
             "amount": _amount(obj.get("amount"), "amount"),
             "amount_received": _amount(obj.get("amount_received"), "amount_received"),
             "amount_capturable": _amount(obj.get("amount_capturable"), "amount_capturable"),
-            "order_id": int(order_ref) if isinstance(order_ref, str) and order_ref.isdigit()
-            and len(order_ref) < 12 else None,
+            "order_id": int(order_ref) if order_ref is not None else None,
         }
     elif event_type.startswith("refund.") or event_type == "charge.refund.updated":
         checked["object"] = {"id": _text(obj.get("id"), "data.object.id", 100),

@@ -276,6 +276,12 @@ def part_action(part_id: int, action: str):
     if action not in services.TRANSITIONS or action in ("expire", "deliver"):
         abort(404)
     kwargs = {"reason": request.form.get("reason"), "reference": request.form.get("reference")}
+    if action == "settle" and request.form.get("transfer"):
+        # The amount the payouts page showed, as the page wrote it (a plain decimal).
+        try:
+            kwargs["transfer"] = Decimal(request.form["transfer"])
+        except ArithmeticError:
+            abort(400)
     if action == "ship":
         raw = request.form.get("logistics_borne", "").strip()
         value = parse_decimal(raw) if raw else None
