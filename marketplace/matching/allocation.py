@@ -6,12 +6,13 @@ a bound never above the quote's), while the quote charges whole trips. So the op
 answer is priced by the quote and then:
 
 1. **Held to the maximum.** A row whose landed price per kg, as quoted, is above its demand's
-   maximum is dropped from that demand (the pair is given a cost above the maximum) and
-   everything is optimised again, so minimum lots, shares and stock still hold by
-   construction. Cutting the row's kilos instead would sometimes keep a cooperative (one truck
-   rather than two) but would have to recheck every rule by hand. Each round drops at least
-   one pair, so it ends; after ``MAX_CAP_ROUNDS`` a demand still above its maximum is proposed
-   nothing.
+   maximum paid whole trips for too few kilos. Its cooperative first gets a minimum lot for
+   that demand, the kilos from which every load lands within the maximum
+   (``pricing.lot_within_cap``); if it fails again, or no load would do, the row is dropped
+   from that demand (the pair is given a cost above the maximum). Everything is then
+   optimised again, so lots, shares and stock still hold by construction: cutting the row's
+   kilos by hand would have to recheck every rule. Each round adds a lot or drops a pair, so
+   it ends; after ``MAX_CAP_ROUNDS`` a demand still above its maximum is proposed nothing.
 2. **Improved on the quote's own figures.** The pairs the answer used are given the per-kg
    cost the quote charged them and the optimiser runs again (slope scaling, for trips a small
    load pays in full), a few rounds; the cheapest-price-only choice is a candidate too when it
@@ -54,6 +55,7 @@ class Instance:
     sources: dict[str, Source]
     floor: Callable[[optimizer.Supply, optimizer.Demand], Decimal]
     keyed: dict[str, Demand]
+    lot_within_cap: Callable[[optimizer.Supply, optimizer.Demand], Decimal | None]
 
 
 def rows_of(result: optimizer.Result, dkey: str, sources: dict[str, Source]) -> list[dict]:
@@ -82,6 +84,7 @@ class Run:
     result: optimizer.Result
     priced: dict[str, pricing.Priced]
     emptied: frozenset[str] = frozenset()  # demands proposed nothing: above their maximum every round
+    capped: frozenset[str] = frozenset()  # demands whose maximum cost a cooperative a lot or a supply
     status: str | None = None  # the solver's (optimal, feasible, infeasible); the result's by default
 
     def __post_init__(self):
@@ -143,7 +146,10 @@ def choose(actor, inst: Instance, today: date, time_limit: float) -> Choice:
     """The allocation to propose for every demand of the run (see the module's docstring).
     Raises ``optimizer.OptimizerError`` for bad input and what the quote raises."""
     started = time.perf_counter()
+    by_key = {s.key: s for s in inst.supplies}
+    demand_model = {d.key: d for d in inst.model}
     dropped: set[tuple[str, str]] = set()
+    lots: dict[tuple, Decimal] = {}  # (cooperative id, demand key) -> kg
 
     def with_drops(per_kg):
         def costs(s: optimizer.Supply, dm: optimizer.Demand) -> Decimal:
@@ -152,26 +158,41 @@ def choose(actor, inst: Instance, today: date, time_limit: float) -> Choice:
             return per_kg(s, dm)
         return costs
 
-    costs = with_drops(inst.floor)
+    def solve(per_kg) -> optimizer.Result:
+        return optimizer.optimise(inst.supplies, inst.model, with_drops(per_kg), time_limit_seconds=time_limit,
+                                  pair_lots=lots)
+
     for _round in range(MAX_CAP_ROUNDS):
-        result = optimizer.optimise(inst.supplies, inst.model, costs, time_limit_seconds=time_limit)
+        result = solve(inst.floor)
         priced = _price(actor, inst, result, today)
         over = _over(inst, priced)
         if not over:
             base = Run(result, priced)
             break
-        dropped |= over
+        new_lots: dict[tuple, Decimal] = {}
+        for supply_key, dkey in sorted(over):
+            s = by_key[supply_key]
+            group = (s.cooperative_id, dkey)
+            lot = None if group in lots else inst.lot_within_cap(s, demand_model[dkey])
+            if lot is None:
+                dropped.add((supply_key, dkey))
+            else:
+                new_lots[group] = max(lot, new_lots.get(group, ZERO))
+        lots.update(new_lots)
     else:
         emptied = frozenset(dkey for dkey, demand in inst.keyed.items() if pricing.over_cap(demand, priced[dkey]))
         for dkey in emptied:
             priced[dkey] = pricing.price(actor, inst.keyed[dkey], [], today)
         base = Run(result, priced, emptied)
+    capped = frozenset({dkey for _s, dkey in dropped} | {dkey for _c, dkey in lots})
+    base.capped = capped
 
-    greedy_result = optimizer.greedy_cheapest_price(inst.supplies, inst.model, costs)
+    costs = with_drops(inst.floor)
+    greedy_result = optimizer.greedy_cheapest_price(inst.supplies, inst.model, costs, pair_lots=lots)
     greedy = _price(actor, inst, greedy_result, today)
     candidates = [base]
     if not _over(inst, greedy) and _keeps_shares(inst, greedy_result):
-        candidates.append(Run(greedy_result, greedy, status=base.status))
+        candidates.append(Run(greedy_result, greedy, status=base.status, capped=capped))
 
     # Slope scaling: each pair a run used costs, next time, what the quote charged it per kg.
     slopes: dict[tuple[str, str], Decimal] = {}
@@ -190,8 +211,8 @@ def choose(actor, inst: Instance, today: date, time_limit: float) -> Choice:
             slope = slopes.get((s.key, dm.key))
             return inst.floor(s, dm) if slope is None else max(slope, inst.floor(s, dm))
 
-        result = optimizer.optimise(inst.supplies, inst.model, with_drops(refined), time_limit_seconds=time_limit)
-        current = Run(result, _price(actor, inst, result, today), status=base.status)
+        result = solve(refined)
+        current = Run(result, _price(actor, inst, result, today), status=base.status, capped=capped)
         if current.shape() in seen:
             break
         seen.add(current.shape())

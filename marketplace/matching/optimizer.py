@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -294,6 +294,14 @@ def _eligible(supplies: Sequence[Supply], demands: Sequence[Demand], logistics_p
     return _Instance(supplies, demands, pairs, logistics, excluded, same_product)
 
 
+def _pair_lots(lots: Mapping[tuple, Decimal] | None) -> dict[tuple, Decimal]:
+    lots = dict(lots or {})
+    for key, lot in lots.items():
+        if _decimal(lot, f"lot {key}") <= 0:
+            raise OptimizerError("bad_min_lot", f"lot {key}")
+    return lots
+
+
 def _units(kg: Decimal, rounding=ROUND_FLOOR) -> int:
     return int((kg / GRAM).to_integral_value(rounding))
 
@@ -308,8 +316,13 @@ def optimise(
     *,
     time_limit_seconds: float = 10.0,
     mip_gap: float = 1e-4,
+    pair_lots: Mapping[tuple, Decimal] | None = None,
 ) -> Result:
     """Allocate supply to all ``demands`` together: most kg met first, then lowest landed cost.
+
+    ``pair_lots`` ((cooperative id, demand key) -> kg) adds a minimum lot for one cooperative
+    and one demand, beside the supplies' and the demand's own: the caller's way to say a
+    cooperative is worth its trips to that demand only from so many kilos.
 
     Raises ``OptimizerError`` for bad input. The result's costs are exact; ``status`` is
     "optimal" when the solver proved optimality (within ``mip_gap`` with minimum lots),
@@ -318,6 +331,7 @@ def optimise(
     started = time.perf_counter()
     inst = _eligible(supplies, demands, logistics_per_kg)
     supplies, demands = inst.supplies, inst.demands
+    pair_lots = _pair_lots(pair_lots)
     avail_u = [_units(s.available_kg) for s in supplies]
     qty_u = [_units(d.quantity_kg) for d in demands]
 
@@ -329,7 +343,8 @@ def optimise(
     dropped = set()
     for g, members in groups.items():
         lots = [supplies[inst.pairs[pi][0]].min_lot_kg for pi in members]
-        lots = [lot for lot in lots + [demands[g[1]].min_lot_kg] if lot is not None]
+        lots += [demands[g[1]].min_lot_kg, pair_lots.get((g[0], demands[g[1]].key))]
+        lots = [lot for lot in lots if lot is not None]
         if not lots:
             continue
         lot_u[g] = _units(max(lots), ROUND_CEILING)
@@ -674,13 +689,16 @@ def _reasons(inst: _Instance, di, grams, used, avail_u, groups, lot_u, pair_ids,
 
 
 def greedy_cheapest_price(
-    supplies: Sequence[Supply], demands: Sequence[Demand], logistics_per_kg: LogisticsFn
+    supplies: Sequence[Supply], demands: Sequence[Demand], logistics_per_kg: LogisticsFn,
+    *, pair_lots: Mapping[tuple, Decimal] | None = None,
 ) -> Result:
     """Each demand in turn takes the eligible supplies by ascending price (logistics and
     preferences ignored), as far as stock lasts; a cooperative's minimum lot is respected
-    (a take that would leave it below the lot is skipped). Costs are landed, exact."""
+    (a take that would leave it below the lot is skipped), ``pair_lots`` as in ``optimise``.
+    Costs are landed, exact."""
     started = time.perf_counter()
     inst = _eligible(supplies, demands, logistics_per_kg)
+    pair_lots = _pair_lots(pair_lots)
     avail_u = [_units(s.available_kg) for s in inst.supplies]
     qty_u = [_units(d.quantity_kg) for d in inst.demands]
     groups: dict[tuple, list[int]] = defaultdict(list)
@@ -690,7 +708,8 @@ def greedy_cheapest_price(
         s = inst.supplies[si]
         g = (s.cooperative_id, di)
         groups[g].append(pi)
-        for lot in (s.min_lot_kg, inst.demands[di].min_lot_kg):
+        d = inst.demands[di]
+        for lot in (s.min_lot_kg, d.min_lot_kg, pair_lots.get((s.cooperative_id, d.key))):
             if lot is not None:
                 lot_u[g] = max(lot_u.get(g, 0), _units(lot, ROUND_CEILING))
         by_demand[di].append(pi)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -211,3 +211,20 @@ def logistics_floor_per_kg(quoter: logistics.Quoter, point, site, most_kg: Decim
             continue
         options.append(_per_kg_floor(trip.total_cop, load))
     return (floor + min(options)).quantize(CENTS, ROUND_FLOOR)
+
+
+KILO = Decimal("1")
+
+
+def lot_within_cap(quoter: logistics.Quoter, point, site, most_kg: Decimal, price_per_kg: Decimal,
+                   cap: Decimal) -> Decimal | None:
+    """Whole kilos from ``point`` at ``price_per_kg`` from which every load up to ``most_kg``
+    lands at ``site`` within ``cap`` per kg, or None if even ``most_kg`` does not.
+
+    The quote never charges less for more kilos, so from ``cost(most) / (cap - price)`` kilos
+    on, ``price + cost(load) / load <= cap`` for every load up to ``most``. Whole kilos: a lot
+    a person can read, and allocations that stay in whole kilos where the stock is."""
+    if cap <= price_per_kg:
+        return None
+    lot = (quoter.quote(point, site, most_kg).total_cop / (cap - price_per_kg)).quantize(KILO, ROUND_CEILING)
+    return lot if lot <= most_kg else None

@@ -573,16 +573,24 @@ def _build(demands: list[Demand], today: date):
             most[s.cooperative_id, sources[s.key].listing.collection_point_id, k] += s.available_kg
     cache: dict[tuple, Decimal] = {}
 
-    def per_kg(s: optimizer.Supply, dm: optimizer.Demand) -> Decimal:
+    def pair(s: optimizer.Supply, dm: optimizer.Demand):
         item = sources[s.key].listing
         demand = keyed[dm.key]
-        load = min(most[s.cooperative_id, item.collection_point_id, dm.key], dm.quantity_kg)
+        return item, demand, min(most[s.cooperative_id, item.collection_point_id, dm.key], dm.quantity_kg)
+
+    def per_kg(s: optimizer.Supply, dm: optimizer.Demand) -> Decimal:
+        item, demand, load = pair(s, dm)
         slot = (item.collection_point_id, demand.delivery_site_id, load)
         if slot not in cache:
             cache[slot] = pricing.logistics_floor_per_kg(quoter, _pickup(item), demand.delivery_site, load)
         return cache[slot]
 
-    return allocation.Instance(supplies, model, sources, per_kg, keyed)
+    def lot_within_cap(s: optimizer.Supply, dm: optimizer.Demand) -> Decimal | None:
+        item, demand, load = pair(s, dm)
+        return pricing.lot_within_cap(quoter, _pickup(item), demand.delivery_site, load, s.price_per_kg,
+                                      dm.max_price_per_kg)
+
+    return allocation.Instance(supplies, model, sources, per_kg, keyed, lot_within_cap)
 
 
 def _pickup(item: Listing) -> orders.Pickup:
@@ -623,8 +631,14 @@ def propose(actor: User, demands: list[Demand], today: date | None = None) -> li
         priced, naive = run.priced[dkey], choice.greedy[dkey]
         outcome = run.result.per_demand[dkey]
         reasons, shares = list(outcome.reasons), {k: str(v) for k, v in outcome.shares.items()}
+        if dkey in run.emptied or (dkey in run.capped and priced.kg < demand.quantity_kg):
+            # Whole trips for too few kilos would land above the maximum: that is the price cap,
+            # not a minimum lot of the buyer's or of a cooperative's.
+            natural_lot = demand.min_lot_kg is not None or any(
+                s.min_lot_kg is not None and dkey in s.demand_keys for s in inst.supplies)
+            found = {*reasons, "price_cap"} - (set() if natural_lot else {"min_lot"})
+            reasons = [code for code in optimizer.REASON_CODES if code in found]
         if dkey in run.emptied:
-            reasons = [code for code in optimizer.REASON_CODES if code in {*reasons, "price_cap"}]
             shares = {}
         proposal = Proposal(
             demand_id=demand.id, demand=demand, created_at=now, created_by_id=actor.id, status=run.status,

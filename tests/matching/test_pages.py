@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
@@ -114,3 +115,53 @@ def test_pages_of_other_buyers_demands_are_not_found(app, market, factory):
     coffee = app.test_client()
     login(coffee, cafe)
     assert coffee.get(f"/solicitudes/{demand_id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("lang", "fee", "accept_label", "changed"),
+    [("es", "Tarifa de la plataforma (3 %)", "Aceptar y hacer el pedido por", "no se hizo ningún pedido"),
+     ("en", "Platform fee (3 %)", "Accept and place the order for", "no order was placed")],
+)
+def test_the_proposal_page_shows_the_fee_and_the_total_accepting_charges(app, market, lang, fee, accept_label,
+                                                                         changed):
+    from marketplace.core.formatting import cop
+    from tests.orders.helpers import place
+
+    buyer = app.test_client()
+    login(buyer, market.buyer)
+    assert buyer.post("/solicitudes/nueva", data=_demand_form(app, market)).status_code == 302
+    with app.app_context():
+        demand_id = db.session.scalars(select(Demand.id)).one()
+    assert buyer.post(f"/solicitudes/{demand_id}/propuesta", data={}).status_code == 302
+    with app.app_context():
+        proposal = db.session.scalars(select(Proposal)).one()
+        proposal_id, total, fee_cop = proposal.id, proposal.total_cop, proposal.fee_cop
+    with app.test_request_context(f"/?lang={lang}"):
+        total_text, fee_text = cop(total), cop(fee_cop)
+    html = buyer.get(f"/solicitudes/{demand_id}?lang={lang}").get_data(as_text=True)
+    assert fee in html and fee_text in html
+    assert f'<strong id="proposal-total">{total_text}</strong>' in html
+    assert f"{accept_label} {total_text}" in html
+
+    # Another buyer takes stock the proposal counted on: accepting orders nothing and shows the new one.
+    place(app, market, [(market.listing_b, "400", "kg")])
+    response = buyer.post(f"/propuestas/{proposal_id}/aceptar?lang={lang}", data={"payment_method": "invoice"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("#propuesta")
+    html = buyer.get(f"/solicitudes/{demand_id}?lang={lang}").get_data(as_text=True)
+    assert changed in html
+    with app.app_context():
+        assert _count(Order) == 1  # only the other buyer's
+        new = db.session.scalars(select(Proposal).order_by(Proposal.id.desc())).first()
+        assert new.id != proposal_id and not new.superseded
+        new_id, new_total = new.id, new.total_cop
+    with app.test_request_context(f"/?lang={lang}"):
+        new_total_text = cop(new_total)
+    assert f'<strong id="proposal-total">{new_total_text}</strong>' in html
+
+    accepted = buyer.post(f"/propuestas/{new_id}/aceptar?lang={lang}", data={"payment_method": "invoice"})
+    assert accepted.status_code == 302 and "/pedidos/" in accepted.headers["Location"]
+    with app.app_context():
+        order = db.session.scalars(select(Order).order_by(Order.id.desc())).first()
+        assert order.total == new_total
+    order_page = buyer.get(accepted.headers["Location"] + f"?lang={lang}").get_data(as_text=True)
+    assert new_total_text in order_page
