@@ -347,3 +347,34 @@ def test_a_demand_lot_that_is_not_a_decimal_is_refused(solve):
     with pytest.raises(OptimizerError) as error:
         solve([supply("s")], [demand(min_lot_kg=60.5)], table({}))
     assert error.value.code == "not_decimal"
+
+
+# ---------------------------------------------------------------- pair_lots
+
+
+@pytest.mark.parametrize("solve", SOLVERS)
+def test_a_pair_lot_holds_one_cooperative_to_it_for_one_demand_only(solve):
+    # c1 is cheapest, more so at d2 (no logistics) than at d1 (50 COP/kg). To d1 it is worth
+    # its trips only from 80 kg: it sends 80 or more there, or nothing; d2 is not held to it.
+    supplies = [supply("s1", coop="c1", price=900, kg=90), supply("s2", coop="c2", price=1000, kg=500)]
+    demands = [demand("d1", kg=100), demand("d2", kg=30)]
+    costs = table({("s1", "d1"): 50})
+    free = solve(supplies, demands, costs)
+    lots = {("c1", "d1"): D(80)}
+    result = solve(supplies, demands, costs, pair_lots=lots)
+    check_invariants(result, supplies, demands, costs)
+    to = cooperative_kg(result, supplies)
+    assert to["c1", "d1"] == 0 or to["c1", "d1"] >= 80
+    assert total_met(result) == total_met(free) == 130
+    if solve is optimise:
+        # Without the lot: 30 kg of c1 to d2, the other 60 to d1. With it: 80 to d1, 10 to d2.
+        assert cooperative_kg(free, supplies)["c1", "d1"] == 60
+        assert (to["c1", "d1"], to["c1", "d2"]) == (80, 10)
+
+
+@pytest.mark.parametrize("solve", SOLVERS)
+@pytest.mark.parametrize("lot", [D(0), D(-1), "80"])
+def test_a_pair_lot_must_be_a_positive_decimal(solve, lot):
+    with pytest.raises(OptimizerError) as error:
+        solve([supply("s1", coop="c1")], [demand()], table({}), pair_lots={("c1", "d1"): lot})
+    assert error.value.code in ("bad_min_lot", "not_decimal")
