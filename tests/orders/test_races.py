@@ -690,14 +690,14 @@ def _malformed(intent: dict) -> dict[str, bytes]:
 
 
 def _unread_by_the_checks(intent: dict) -> dict[str, bytes]:
-    """Signed bodies that pass the event checks and then fail in the code that reads them."""
+    """Signed bodies that the event checks once let through to code that failed on them."""
     with_object = {
-        # str.isdigit() accepts "²", int() refuses it: ValueError in checked_event.
+        # str.isdigit() accepts "²" and int() refuses it: ValueError in checked_event, 500.
         "order id a superscript digit": {"metadata": {"order_id": "\u00b2"}},
-        # from_minor_units cannot quantize it: decimal.InvalidOperation in handle_event.
+        # from_minor_units cannot quantize it: decimal.InvalidOperation in handle_event, 500.
         "amount_received beyond decimal precision": {"amount_received": 10**30},
-        # A charge given back that NUMERIC(16,2) cannot hold: numeric overflow on PostgreSQL;
-        # SQLite stores a refund of 10^16 pesos and answers 200.
+        # A charge given back that NUMERIC(16,2) cannot hold: numeric overflow on PostgreSQL
+        # (500); SQLite stored a refund of 10^16 pesos and answered 200.
         "amount_received beyond the money column": {"amount_received": 10**18},
     }
     return {name: json.dumps({"id": "evt_bad", "object": "event", "type": "payment_intent.succeeded",
@@ -756,9 +756,10 @@ def test_malformed_signed_webhooks_answer_400_and_change_nothing(app, market, se
 
 
 def test_signed_webhooks_the_checks_let_through_answer_400_too(app, market, server, fake_stripe, tally):
-    """An order id in a digit that is not ASCII, and amounts no charge can have, pass the
-    event checks today and fail later (500, which Stripe retries for days; on SQLite the
-    overflowing amount is even recorded as a charge given back). They must answer 400."""
+    """An order id in a digit that is not ASCII, and amounts no charge can have, are refused
+    by the event checks with 400 like any malformed event (they used to fail later with 500,
+    which Stripe retries for days, and on SQLite the overflowing amount was recorded as a
+    charge given back)."""
     tally.name = "6b signed webhooks the checks let through (HTTP)"
     for round_no in range(ROUNDS):
         _deliver_malformed(app, market, server, tally, _unread_by_the_checks, round_no)
