@@ -278,8 +278,11 @@ FROM (
     SELECT l.id AS line_id, l.part_id, p.order_id, {day} AS day, {month} AS month, l.product_id,
            l.municipality_code, p.cooperative_id, o.buyer_id, l.price_per_kg, l.quantity_kg, l.logistics_actual,
            p.logistics_estimate,
-           -- billable kilos: none of a rejected line unless staff released its dispute
-           CASE WHEN l.quality = 'rejected' AND (d.status IS NULL OR d.status <> 'released') THEN 0
+           -- billable kilos, as orders.billable_kg: a shortfall in dispute as ordered unless decided
+           -- for the buyer; none of a rejected line unless staff released its dispute
+           CASE WHEN d.kind = 'shortfall' THEN
+                     CASE WHEN d.status = 'refunded' THEN l.received_kg ELSE l.quantity_kg END
+                WHEN l.quality = 'rejected' AND (d.status IS NULL OR d.status <> 'released') THEN 0
                 ELSE COALESCE(l.received_kg, l.quantity_kg) END AS kg,
            SUM({part_kg}) OVER (PARTITION BY l.part_id) AS part_kg
     FROM order_line l

@@ -40,29 +40,28 @@ from marketplace.orders.models import (
 # -------------------------------------------------------------------- ledger
 
 
-def billable_kg(line: OrderLine) -> Decimal:
+def billable_kg(line: OrderLine, *, undecided_as_ordered: bool = False) -> Decimal:
     """Kilos the buyer pays for.
 
-    A line in dispute is paid for as ordered until the dispute is decided: nothing is re-priced
-    and nothing refunded before that. A quality rejection decided for the buyer pays nothing,
-    for the cooperative what arrived; a shortfall decided for the buyer (or agreed by the
-    cooperative) pays what arrived, for the cooperative what was ordered. Without a dispute
-    the buyer pays what arrived (a small shortfall is re-priced at once)."""
+    Without a dispute, what arrived (a small shortfall is re-priced at once). A shortfall in
+    dispute is paid as ordered until decided: for the buyer (or agreed by the cooperative)
+    what arrived, for the cooperative what was ordered. A rejected line is not paid for unless
+    staff release it (then what arrived); while its dispute is open it counts as ordered only
+    with ``undecided_as_ordered``, which is how refunds wait for the decision."""
     dispute = line.dispute
-    if dispute is not None:
-        if dispute.status == DisputeStatus.OPEN:
+    if dispute is not None and dispute.kind == DisputeKind.SHORTFALL:
+        return line.received_kg if dispute.status == DisputeStatus.REFUNDED else line.quantity_kg
+    if line.quality == Quality.REJECTED:
+        if dispute is not None and dispute.status == DisputeStatus.OPEN and undecided_as_ordered:
             return line.quantity_kg
-        if dispute.kind == DisputeKind.SHORTFALL:
-            return line.quantity_kg if dispute.status == DisputeStatus.RELEASED else line.received_kg
-        if dispute.status != DisputeStatus.RELEASED:
+        if dispute is None or dispute.status != DisputeStatus.RELEASED:
             return Decimal("0")
-    elif line.quality == Quality.REJECTED:
-        return Decimal("0")
     return line.received_kg if line.received_kg is not None else line.quantity_kg
 
 
-def line_amount(line: OrderLine) -> Decimal:
-    return (billable_kg(line) * line.price_per_kg).quantize(CENTS, ROUND_HALF_UP)
+def line_amount(line: OrderLine, *, undecided_as_ordered: bool = False) -> Decimal:
+    kg = billable_kg(line, undecided_as_ordered=undecided_as_ordered)
+    return (kg * line.price_per_kg).quantize(CENTS, ROUND_HALF_UP)
 
 
 @dataclass
@@ -83,11 +82,12 @@ class PartLedger:
 ZERO_LEDGER = PartLedger(*(Decimal("0"),) * 7)
 
 
-def ledger(part: OrderPart) -> PartLedger:
-    """What the cooperative earns from the part and what the buyer pays for it, now."""
+def ledger(part: OrderPart, *, undecided_as_ordered: bool = False) -> PartLedger:
+    """What the cooperative earns from the part and what the buyer pays for it, now (with
+    ``undecided_as_ordered``, as if every open dispute went the cooperative's way)."""
     if part.status in CLOSED_WITHOUT_SALE:
         return ZERO_LEDGER
-    gross = sum((line_amount(ln) for ln in part.lines), Decimal("0"))
+    gross = sum((line_amount(ln, undecided_as_ordered=undecided_as_ordered) for ln in part.lines), Decimal("0"))
     fee = _pct(gross, part.coop_fee_percent)
     buyer_fee = _pct(gross, part.order.fee_percent)
     net = gross - fee - part.logistics_borne
@@ -141,7 +141,9 @@ def refunds_owed(order: Order) -> dict[int, tuple[Decimal, str]]:
     for part in order.parts:
         if part.billed_amount is None:
             continue
-        amount = part.billed_amount - ledger(part).buyer_total - planned_back(part)
+        # Nothing goes back while a dispute is open: staff or the cooperative decide first.
+        worth = ledger(part, undecided_as_ordered=True).buyer_total
+        amount = part.billed_amount - worth - planned_back(part)
         if amount > 0:
             reason = part.status.value if part.status in CLOSED_WITHOUT_SALE else "adjustment"
             owed[part.id] = (amount, reason)

@@ -13,7 +13,8 @@ or the rollups). The definitions are the documented ones (``insights.services`` 
 
 * a sale line is an order line whose part is accepted, ready, in transit, delivered or
   settled; its kilos are what the buyer pays for (received kilos after delivery, none of a
-  rejected line unless staff released it) and its pesos those kilos at the line's price;
+  rejected line unless staff released it; a shortfall beyond the allowed share is in dispute
+  and counts as ordered unless decided for the buyer) and its pesos those kilos at the line's price;
 * logistics: the line's actual cost if recorded, else its share (by ordered kilos) of the
   part's estimate; farm-gate share = goods / (goods + logistics);
 * the month is the order's date in Bogotá;
@@ -51,6 +52,7 @@ from marketplace.orders import services as orders
 from marketplace.orders import shipping
 from marketplace.orders.models import (
     Dispute,
+    DisputeKind,
     DisputeStatus,
     Order,
     OrderLine,
@@ -263,7 +265,8 @@ def raw_sales() -> list[Sale]:
     """Every sale line, computed from the order, part, line, dispute, cooperative and
     municipality rows as they are now."""
     db.session.expire_all()
-    disputes = dict(db.session.execute(select(Dispute.line_id, Dispute.status)).all())
+    disputes = {line_id: (kind, status) for line_id, kind, status in
+                db.session.execute(select(Dispute.line_id, Dispute.kind, Dispute.status))}
     places = {m.code: m for m in db.session.scalars(select(Municipality))}
     coops = {c.id: c for c in db.session.scalars(select(Cooperative))}
     orders_by_id = {o.id: o for o in db.session.scalars(select(Order))}
@@ -278,7 +281,10 @@ def raw_sales() -> list[Sale]:
         coop = coops[part.cooperative_id]
         ordered = sum((ln.quantity_kg for ln in lines_by_part[part.id]), D(0))
         for line in lines_by_part[part.id]:
-            if line.quality == Quality.REJECTED and disputes.get(line.id) != DisputeStatus.RELEASED:
+            kind, status = disputes.get(line.id, (None, None))
+            if kind == DisputeKind.SHORTFALL:  # as ordered until decided for the buyer
+                kg = line.received_kg if status == DisputeStatus.REFUNDED else line.quantity_kg
+            elif line.quality == Quality.REJECTED and status != DisputeStatus.RELEASED:
                 kg = D(0)
             else:
                 kg = line.received_kg if line.received_kg is not None else line.quantity_kg
@@ -489,7 +495,8 @@ def test_figures_follow_the_next_change_without_a_rebuild(app, world):
                                      .order_by(OrderPart.id.desc()))
         assert ready is not None and accepted is not None
         buyer = user(_buyer_person(world, ready.order.buyer_id))
-        receipts = [orders.Receipt(ln.id, ln.quantity_kg / 2) for ln in ready.lines]
+        # 5 % short: within SHORTFALL_DISPUTE_PERCENT, re-priced at once.
+        receipts = [orders.Receipt(ln.id, ln.quantity_kg * D("0.95")) for ln in ready.lines]
         orders.record_delivery(buyer, ready, receipts)
         orders.cancel(user(_manager(world, accepted.cooperative_id)), accepted, "Se dañó la vía")
         ready_id, accepted_id = ready.id, accepted.id
