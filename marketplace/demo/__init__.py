@@ -27,7 +27,7 @@ __all__ = ["HISTORY_KEY", "Report", "pick_cooperative_municipalities", "seed", "
 def seed(password: str) -> Report:
     report = Report(password=password)
     password_hash = passwords.hash_password(password)
-    rng = random.Random(1581)  # noqa: S311  (a repeatable demo, not a secret)
+    rng = random.Random(1581)  # a repeatable demo, not a secret
     seed_people(report, password_hash, rng, utcnow())
     db.session.flush()
     report.created["listings"] = seed_listings(rng)

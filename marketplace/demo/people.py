@@ -108,7 +108,7 @@ def pick_cooperative_municipalities(count: int = 40) -> list[Municipality]:
     by_region: dict[str, list[Municipality]] = {}
     for m in rows:
         by_region.setdefault(m.pdet_subregion, []).append(m)
-    rng = random.Random(2026)  # noqa: S311  (a repeatable spread, not a secret)
+    rng = random.Random(2026)  # a repeatable spread, not a secret
     for items in by_region.values():
         rng.shuffle(items)
     chosen: list[Municipality] = []
