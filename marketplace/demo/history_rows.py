@@ -206,6 +206,7 @@ def write_history(rng: random.Random, planned: list, lines: list[SaleLine], *, b
                 "fee_amount": pct(goods, fee_percent), "coop_fee_percent": coop_percent,
                 "logistics_borne": Decimal(0), "logistics_actual": None, "payout_status": PayoutStatus.PENDING,
                 "payout_due_date": None, "payout_reference": None, "decline_reason": None, "updated_at": placed,
+                "billed_amount": None,
             }
             line_rows = []
             for ln in part_lines:
@@ -263,16 +264,21 @@ def write_history(rng: random.Random, planned: list, lines: list[SaleLine], *, b
             order["paid_at"] = order["stripe_payment_intent_id"] = None
         elif card:
             order["amount_paid"] = order["total"]
+            for p, _rows, _steps in these:  # the charge covered every part as placed
+                p["billed_amount"] = p["goods_amount"] + p["logistics_estimate"] + p["fee_amount"]
         else:
             # The invoice, paid some days after the last delivery (or still open).
             paid = bogota_time(max(steps[-1][3] for _p, _r, steps in sales).astimezone(bogota).date()
                                + timedelta(days=rng.randint(4, max(5, terms - 3))), 9, 16)
             if paid < now - timedelta(hours=1):
                 due = Decimal(0)
+                for p, _rows, _steps in these:
+                    p["billed_amount"] = Decimal(0)  # an invoice covers what was sold when it is paid
                 for p, rows, _steps in sales:
                     gross = sum(((r["received_kg"] * r["price_per_kg"]).quantize(cents, ROUND_HALF_UP)
                                  for r in rows), Decimal(0))
-                    due += gross + p["logistics_estimate"] + pct(gross, fee_percent)
+                    p["billed_amount"] = gross + p["logistics_estimate"] + pct(gross, fee_percent)
+                    due += p["billed_amount"]
                 order.update(payment_status=PaymentStatus.PAID, paid_at=paid, marked_paid_by_id=admin.id,
                              bank_reference=f"BANCOLOMBIA-{paid.astimezone(bogota):%y%m%d}{n % 1000:03d}",
                              amount_paid=due)
