@@ -12,7 +12,8 @@ answer is priced by the quote and then:
    from that demand (the pair is given a cost above the maximum). Everything is then
    optimised again, so lots, shares and stock still hold by construction: cutting the row's
    kilos by hand would have to recheck every rule. Each round adds a lot or drops a pair, so
-   it ends; after ``MAX_CAP_ROUNDS`` a demand still above its maximum is proposed nothing.
+   it ends; after ``MAX_CAP_ROUNDS`` rounds (or ``CAP_BUDGET`` solver time limits) a demand
+   still above its maximum is proposed nothing.
 2. **Improved on the quote's own figures.** The pairs the answer used are given the per-kg
    cost the quote charged them and the optimiser runs again (slope scaling, for trips a small
    load pays in full), a few rounds; the cheapest-price-only choice is a candidate too when it
@@ -35,6 +36,7 @@ from marketplace.matching import optimizer, pricing
 from marketplace.matching.models import Demand, Offer
 
 MAX_CAP_ROUNDS = 12
+CAP_BUDGET = 3  # the rounds that hold demands to their maximum stop after this many time limits
 REFINE_ROUNDS = 3
 ZERO = Decimal(0)
 
@@ -162,12 +164,15 @@ def choose(actor, inst: Instance, today: date, time_limit: float) -> Choice:
         return optimizer.optimise(inst.supplies, inst.model, with_drops(per_kg), time_limit_seconds=time_limit,
                                   pair_lots=lots)
 
-    for _round in range(MAX_CAP_ROUNDS):
+    base = None
+    for round_ in range(1, MAX_CAP_ROUNDS + 1):
         result = solve(inst.floor)
         priced = _price(actor, inst, result, today)
         over = _over(inst, priced)
         if not over:
             base = Run(result, priced)
+            break
+        if round_ == MAX_CAP_ROUNDS or time.perf_counter() - started > CAP_BUDGET * time_limit:
             break
         new_lots: dict[tuple, Decimal] = {}
         for supply_key, dkey in sorted(over):
@@ -179,8 +184,8 @@ def choose(actor, inst: Instance, today: date, time_limit: float) -> Choice:
             else:
                 new_lots[group] = max(lot, new_lots.get(group, ZERO))
         lots.update(new_lots)
-    else:
-        emptied = frozenset(dkey for dkey, demand in inst.keyed.items() if pricing.over_cap(demand, priced[dkey]))
+    if base is None:  # out of rounds or time: what is still above its maximum is proposed nothing
+        emptied = frozenset(dkey for _supply, dkey in over)
         for dkey in emptied:
             priced[dkey] = pricing.price(actor, inst.keyed[dkey], [], today)
         base = Run(result, priced, emptied)

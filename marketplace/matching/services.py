@@ -480,7 +480,6 @@ def withdraw_offer(actor: User, offer: Offer) -> None:
 
 
 # ------------------------------------------------------------------- the optimiser
-# ------------------------------------------------------------------- the optimiser
 
 
 def _pref_tuple(demand: Demand) -> tuple[optimizer.Preference, ...]:
