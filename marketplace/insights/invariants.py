@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, and_, case, cast, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from marketplace.catalog.models import Listing
 from marketplace.extensions import db
@@ -25,6 +26,8 @@ from marketplace.orders.models import (
     OrderPart,
     PartEvent,
     PaymentStatus,
+    PayoutAdjustment,
+    PayoutStatus,
     Refund,
 )
 
@@ -240,6 +243,40 @@ def closed_parts_not_refunded() -> list[Violation]:
     ) for row in rows]
 
 
+def refund_states() -> list[Violation]:
+    """Every refund's state says how the money went back: a card refund Stripe took has its
+    Stripe id, one paid by transfer its bank reference; a failed one says why."""
+    card_done = and_(Refund.method != "bank", Refund.status.in_(["sent", "succeeded"]),
+                     Refund.stripe_refund_id.is_(None), Refund.bank_reference.is_(None))
+    bank_done = and_(Refund.method == "bank", Refund.status == "succeeded", Refund.bank_reference.is_(None))
+    failed_silent = and_(Refund.status == "failed", Refund.last_error.is_(None), Refund.bank_reference.is_(None))
+    unknown = Refund.status.not_in(["pending", "sent", "succeeded", "failed"])
+    rows = db.session.execute(
+        select(Refund.id, Refund.order_id, Refund.method, Refund.status)
+        .where(or_(card_done, bank_done, failed_silent, unknown)).order_by(Refund.id))
+    return [Violation(
+        "refund_state", "refund", row.id,
+        f"pedido {row.order_id}: devolución {row.method.value} «{row.status}» sin el dato que la respalda "
+        "(id de Stripe, referencia bancaria o motivo del fallo)",
+    ) for row in rows]
+
+
+def payout_adjustments() -> list[Violation]:
+    """Every payout adjustment taken into a payout names a part that was paid out, to the same
+    cooperative it belongs to."""
+    applied = aliased(OrderPart)
+    rows = db.session.execute(
+        select(PayoutAdjustment.id, PayoutAdjustment.applied_part_id)
+        .join(applied, applied.id == PayoutAdjustment.applied_part_id)
+        .where(or_(applied.payout_status != PayoutStatus.PAID,
+                   applied.cooperative_id != PayoutAdjustment.cooperative_id))
+        .order_by(PayoutAdjustment.id))
+    return [Violation(
+        "payout_adjustment", "payout_adjustment", row.id,
+        f"aplicado al pago de la parte {row.applied_part_id}, que no está pagada a esa cooperativa",
+    ) for row in rows]
+
+
 CHECKS: list[Callable[[], list[Violation]]] = [
     listing_stock,
     order_totals,
@@ -248,6 +285,8 @@ CHECKS: list[Callable[[], list[Violation]]] = [
     refund_amounts,
     unpaid_orders_without_sale,
     closed_parts_not_refunded,
+    refund_states,
+    payout_adjustments,
 ]
 
 

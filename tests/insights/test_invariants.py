@@ -249,3 +249,28 @@ def test_the_cli_prints_each_violation_and_a_summary_and_exits_1(app, books):
     assert [line.split(":")[0] for line in lines[:-1]] == [f"[order_total] order {books.invoice}",
                                                             f"[order_total] order {books.waiting}"]
     assert lines[-1] == "Invariantes: 2 inconsistencias (order_total: 2)."
+
+
+def test_a_refund_marked_done_without_its_proof_is_found(app, books):
+    with app.app_context():
+        refund_id = db.session.scalar(select(Refund.id))
+    found = _found(app, "UPDATE refund SET status = 'succeeded', stripe_refund_id = NULL WHERE id = :id",
+                   id=refund_id)
+    violation = _one(found, "refund_state")
+    assert violation.object_id == refund_id and "sin el dato que la respalda" in violation.message
+    found = _found(app, "UPDATE refund SET status = 'failed', last_error = NULL WHERE id = :id", id=refund_id)
+    assert _one(found, "refund_state").object_id == refund_id
+    found = _found(app, "UPDATE refund SET status = 'failed', last_error = '404: no existe' WHERE id = :id",
+                   id=refund_id)
+    assert [v for v in found if v.kind == "refund_state"] == []
+
+
+def test_an_adjustment_taken_into_a_payout_that_was_not_made_is_found(app, books):
+    with app.app_context():
+        part = db.session.get(OrderPart, books.invoice_part_a)
+        coop_id = part.cooperative_id
+    found = _found(app, "INSERT INTO payout_adjustment (cooperative_id, part_id, amount, reason, created_at, "
+                        "applied_part_id, applied_at) VALUES (:coop, :part, 1000, 'corrección', "
+                        "CURRENT_TIMESTAMP, :part, CURRENT_TIMESTAMP)", coop=coop_id, part=books.invoice_part_a)
+    violation = _one(found, "payout_adjustment")
+    assert f"parte {books.invoice_part_a}" in violation.message
