@@ -285,3 +285,22 @@ def test_staff_see_failed_refunds_with_the_reason_and_can_retry_or_settle_them(a
     buyer = app.test_client()
     login(buyer, market.buyer)
     assert buyer.post(f"/admin/devoluciones/{refund_id}/reintentar").status_code in (403, 404)
+
+
+def test_a_payout_is_refused_if_the_amount_to_transfer_changed_since_staff_saw_it(app, market, factory):
+    admin = factory.admin()
+    order_id = place(app, market, [(market.listing_a, "100", "kg")])
+    to_ready(app, market, order_id)
+    deliver(app, market, order_id, market.coop_a, {market.listing_a: ("100", True, None)})
+    with app.app_context():
+        services.mark_invoice_paid(user(admin), db.session.get(Order, order_id), "BANCO-5")
+        db.session.commit()
+        part = part_of(order_id, market.coop_a)
+        assert part.payout_status == PayoutStatus.DUE
+        shown = services.ledger(part).net
+        with pytest.raises(Conflict, match="cambió"):
+            services.settle(user(admin), part, "TRF-1", transfer=shown - 1)
+        db.session.rollback()
+        services.settle(user(admin), part_of(order_id, market.coop_a), "TRF-1", transfer=shown)
+        db.session.commit()
+        assert part_of(order_id, market.coop_a).payout_status == PayoutStatus.PAID
