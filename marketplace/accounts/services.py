@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from marketplace.accounts import passwords
@@ -881,6 +881,10 @@ def api_tokens(user: User) -> list[ApiToken]:
     ))
 
 
+# Every API request runs this lookup: built once, the statement's cache key is computed once.
+_TOKEN_BY_PREFIX = select(ApiToken).where(ApiToken.prefix == bindparam("prefix")).options(joinedload(ApiToken.user))
+
+
 def user_for_token(plain: str | None) -> User | None:
     """The active user owning this bearer token, if it is valid and not revoked."""
     if not plain or not plain.startswith(TOKEN_PREFIX) or len(plain) > 120:
@@ -889,7 +893,7 @@ def user_for_token(plain: str | None) -> User | None:
         prefix = plain[len(TOKEN_PREFIX):].split("_", 1)[0]
     except IndexError:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.prefix == prefix).options(joinedload(ApiToken.user)))
+    token = db.session.scalar(_TOKEN_BY_PREFIX, {"prefix": prefix})
     if token is None or not hmac.compare_digest(token.token_hash, _sha256(plain)):
         return None
     if token.revoked_at is not None or (token.expires_at and _aware(token.expires_at) <= utcnow()):

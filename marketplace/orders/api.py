@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import g
 from flask_smorest import Blueprint, abort
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from marketplace.accounts.api import secured
 from marketplace.core.errors import DomainError
@@ -58,11 +58,13 @@ def _order(order: Order) -> dict:
         "payment_status", "goods_total", "logistics_total", "fee_total", "total", "refunded_total",
         "invoice_number", "invoice_due_date")}
     data["amount_due"] = services.amount_due(order)
-    # The parts' events in one query rather than one per part.
-    events: dict[int, list] = {p.id: [] for p in order.parts}
-    for event in db.session.scalars(select(PartEvent).where(PartEvent.part_id.in_(list(events)))
-                                    .order_by(PartEvent.id)):
-        events[event.part_id].append(event)
+    unread = [p.id for p in order.parts if "events" in inspect(p).unloaded]
+    events: dict[int, list] = {p.id: p.events for p in order.parts if p.id not in unread}
+    if unread:  # the parts' events in one query rather than one per part
+        events.update({part_id: [] for part_id in unread})
+        for event in db.session.scalars(select(PartEvent).where(PartEvent.part_id.in_(unread))
+                                        .order_by(PartEvent.id)):
+            events[event.part_id].append(event)
     data["parts"] = [_part(p, events[p.id]) for p in order.parts]
     return data
 

@@ -17,9 +17,10 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, OrgStatus, User
 from marketplace.catalog import units
@@ -245,6 +246,13 @@ def _logistics(part: QuotedPart, site: DeliverySite, quoter: logistics.Quoter) -
     part.logistics_mode = modes.pop() if len(modes) == 1 else "mixed"
 
 
+# Built once (its cache key too): every quote and order runs it.
+_LISTINGS_WITH_SELLERS = (
+    select(Listing, Cooperative).join(Cooperative, Cooperative.id == Listing.cooperative_id)
+    .where(Listing.id.in_(bindparam("ids", expanding=True))).options(lazyload(Cooperative.municipality))
+)
+
+
 def quote(actor: User, request: OrderRequest, today: date | None = None,
           agreed_prices: dict[int, Decimal] | None = None) -> Quote:
     """Price a prospective order without taking stock: goods, logistics and fee per cooperative.
@@ -266,15 +274,12 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     seen: set[int] = set()
     parts: dict[int, QuotedPart] = {}
     percent = fee_percent()
-    # Two queries for all the lines' listings and their cooperatives.
+    # One query for all the lines' listings and their cooperatives.
     wanted = {ln.listing_id for ln in request.lines if ln.listing_id}
     listings: dict[int, Listing] = {}
     sellers: dict[int, Cooperative] = {}
     if wanted:
-        rows = db.session.execute(
-            select(Listing, Cooperative).join(Cooperative, Cooperative.id == Listing.cooperative_id)
-            .where(Listing.id.in_(wanted)).options(lazyload(Cooperative.municipality))).unique()
-        for item, seller in rows:
+        for item, seller in db.session.execute(_LISTINGS_WITH_SELLERS, {"ids": list(wanted)}).unique():
             listings[item.id], sellers[seller.id] = item, seller
     for index, ln in enumerate(request.lines):
         name = f"lines.{index}"
@@ -312,14 +317,22 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
 # ------------------------------------------------------------------- placing
 
 
+def _take_stock_statement():
+    listing = Listing.__table__
+    kg = bindparam("kg", type_=listing.c.available_kg.type)
+    return (update(listing)
+            .where(listing.c.id == bindparam("listing_id"), listing.c.available_kg >= kg,
+                   listing.c.status == ListingStatus.ACTIVE, listing.c.available_until >= bindparam("today"))
+            .values(available_kg=listing.c.available_kg - kg))
+
+
+# Built once (its cache key too): every line of every order runs it. A plain table UPDATE:
+# nothing in the session is synchronised with it.
+_TAKE_STOCK = _take_stock_statement()
+
+
 def _take_stock(listing_id: int, kg: Decimal, today: date) -> bool:
-    result = db.session.execute(
-        update(Listing)
-        .where(Listing.id == listing_id, Listing.available_kg >= kg, Listing.status == ListingStatus.ACTIVE,
-               Listing.available_until >= today)
-        .values(available_kg=Listing.available_kg - kg)
-        .execution_options(synchronize_session=False)
-    )
+    result = db.session.execute(_TAKE_STOCK, {"listing_id": listing_id, "kg": kg, "today": today})
     return result.rowcount == 1
 
 
@@ -352,9 +365,7 @@ def place_order(actor: User, request: OrderRequest, *, idempotency_key: str | No
     # second INSERT waits for the first to commit, then fails). A retry that would now be
     # refused (stock gone, dates passed) still gets its order back.
     try:
-        order = _place_new(actor, buyer, request, key, fingerprint, now, from_cart, **extra)
-        db.session.flush()
-        return order
+        return _place_new(actor, buyer, request, key, fingerprint, now, from_cart, **extra)
     except (DomainError, IntegrityError):
         db.session.rollback()
         existing = find_by_idempotency_key(buyer.id, key)
@@ -421,22 +432,27 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
                 municipality_code=listing.municipality_code, collection_point_id=listing.collection_point_id,
                 quantity_kg=ln.quantity_kg, unit=ln.unit, unit_kg=units.unit_weight(
                     ln.unit, listing.unit_kg if units.UNITS[ln.unit].needs_weight else None),
-                price_per_kg=ln.price_per_kg, quality=Quality.PENDING,
+                price_per_kg=ln.price_per_kg, quality=Quality.PENDING, dispute=None,
             ))
     db.session.flush()  # one batched INSERT for the parts, one for the lines
-    # Rows nothing here reads back: plain multi-row INSERTs, no unit-of-work bookkeeping.
-    db.session.execute(insert(PartEvent), [
-        {"part_id": part.id, "from_status": None, "to_status": PartStatus.PLACED.value, "actor_id": actor.id,
-         "occurred_at": now, "note": None} for part in created])
-    db.session.execute(insert(Notification), [
+    # The outbox rows nothing reads back: one plain multi-row INSERT.
+    db.session.execute(Notification.__table__.insert(), [
         {"kind": notify_kind, "part_id": part.id, "created_at": now, "attempts": 0} for part in created])
     if from_cart:  # the web cart's lines are now ordered
         db.session.execute(
             CartItem.__table__.delete().where(CartItem.user_id == actor.id,
                                               CartItem.listing_id.in_([ln.listing.id for ln in ordered]))
         )
+    # Each part holds its placing event, so the order as placed is complete in memory and
+    # the answer reads nothing back; the events and the audit event share the last flush.
+    for part in created:
+        placed = PartEvent(part_id=part.id, from_status=None, to_status=PartStatus.PLACED.value,
+                           actor_id=actor.id, occurred_at=now, note=None)
+        db.session.add(placed)
+        set_committed_value(part, "events", [placed])
     audit.record("order.placed", "order", order.id, actor=actor, organisation_id=buyer.id,
                  after={"total": str(order.total), "payment_method": order.payment_method.value,
                         "parts": [p.cooperative_id for p in created],
                         "lines": [[ln.listing.id, str(ln.quantity_kg)] for ln in ordered]})
+    db.session.flush()
     return order

@@ -1,0 +1,83 @@
+"""What placing an order through the API costs the database: a fixed number of statements
+whatever the order holds, and nothing read back after the commit (the order as placed is
+complete in memory, and the answer is the same as reading it back)."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from decimal import Decimal
+
+from sqlalchemy import event
+
+from marketplace.extensions import db
+from tests.orders.conftest import api_token, order_body
+
+
+@contextmanager
+def statements(app):
+    """The SQL statements run on the app's engine, and where each COMMIT fell among them."""
+    seen: list[str] = []
+
+    def executed(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE
+            seen.append(statement)
+
+    def committed(_conn):
+        seen.append("COMMIT")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", executed)
+    event.listen(engine, "commit", committed)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+        event.remove(engine, "commit", committed)
+
+
+def _place(client, headers, market, key):
+    body = order_body(market, [(market.listing_a, "100", "kg"), (market.listing_b, "50", "kg"),
+                               (market.listing_c, "30", "kg")])
+    return client.post("/api/v1/orders", json=body, headers={**headers, "Idempotency-Key": key})
+
+
+def test_placing_reads_nothing_back_after_the_commit(app, client, market):
+    headers = api_token(app, market.buyer)
+    assert _place(client, headers, market, "warm-up").status_code == 201
+    with statements(app) as seen:
+        placed = _place(client, headers, market, "measured")
+    assert placed.status_code == 201, placed.get_json()
+    assert seen[-1] == "COMMIT", seen[seen.index("COMMIT"):]
+    assert seen.count("COMMIT") == 1
+    with app.app_context():
+        batched = db.engine.dialect.name == "postgresql"  # SQLite inserts rows one by one
+    if batched:
+        # Three lines from two cooperatives: the token; the site; the listings with their
+        # sellers; first-mile legs and road distances; one conditional UPDATE per listing; one
+        # INSERT each for the order, its parts, lines, notifications, events and the audit event.
+        assert len(seen) - 1 == 14, "\n".join(s.split("\n")[0] for s in seen)
+
+
+def test_the_answer_is_the_order_as_read_back(app, client, market):
+    headers = api_token(app, market.buyer)
+    placed = _place(client, headers, market, "as-read")
+    assert placed.status_code == 201, placed.get_json()
+    order = placed.get_json()
+    assert sorted(len(p["lines"]) for p in order["parts"]) == [1, 2]
+    assert all([e["to_status"] for e in p["events"]] == ["placed"] for p in order["parts"])
+    back = client.get(f"/api/v1/orders/{order['id']}", headers=headers).get_json()
+    # Whole pesos computed at placement are spelt "60000"; read back from NUMERIC(14, 2) they are
+    # "60000.00": the same amounts.
+    assert _by_value(back) == _by_value(order)
+
+
+def _by_value(data):
+    if isinstance(data, dict):
+        return {k: _by_value(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_by_value(v) for v in data]
+    if isinstance(data, str) and re.fullmatch(r"-?\d+(\.\d+)?", data):
+        return Decimal(data)
+    return data
