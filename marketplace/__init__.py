@@ -26,11 +26,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from marketplace import models  # noqa: F401  (registers every mapped class)
     from marketplace.core import database, web
-    from marketplace.core.types import use_utc_datetimes
     from marketplace.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     database.configure_engines()
-    use_utc_datetimes(db.metadata)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
     csrf.init_app(app)

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.core.audit import append_only
 from marketplace.core.models import Municipality, utcnow
-from marketplace.core.types import Coordinate, Kilograms, Money, str_enum
+from marketplace.core.types import Coordinate, Kilograms, Money, UTCDateTime, str_enum
 from marketplace.extensions import db
 
 
@@ -58,7 +57,7 @@ class Product(db.Model):
     sipsa_name: Mapped[str | None] = mapped_column(String(80))
     usual_units: Mapped[list] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     grades: Mapped[list[Grade]] = relationship(back_populates="product", order_by="Grade.rank.desc()")
 
@@ -94,7 +93,7 @@ class CollectionPoint(db.Model):
     # True when the coordinates came from the phone's GPS rather than the municipal seat.
     located: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     municipality: Mapped[Municipality] = relationship(lazy="joined")
 
@@ -141,8 +140,8 @@ class Listing(db.Model):
     latitude: Mapped[Decimal] = mapped_column(Coordinate)
     longitude: Mapped[Decimal] = mapped_column(Coordinate)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     product: Mapped[Product] = relationship(lazy="joined")
     grade: Mapped[Grade] = relationship(lazy="joined")
@@ -163,7 +162,7 @@ class ListingPhoto(db.Model):
     thumb_key: Mapped[str] = mapped_column(String(80), unique=True)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     listing: Mapped[Listing] = relationship(back_populates="photos")
 
@@ -176,7 +175,7 @@ class ListingChange(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     listing_id: Mapped[int] = mapped_column(ForeignKey("listing.id", ondelete="CASCADE"), index=True)
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     price_per_kg_before: Mapped[Decimal | None] = mapped_column(Money)
     price_per_kg_after: Mapped[Decimal | None] = mapped_column(Money)

@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import DateTime, Enum, MetaData, Numeric
+from sqlalchemy import DateTime, Enum, Numeric
 from sqlalchemy.types import TypeDecorator
 
 
@@ -22,7 +22,7 @@ def str_enum(cls, name: str) -> Enum:
 
 class UTCDateTime(TypeDecorator):
     """An instant (``DateTime(timezone=True)``) that always comes back as an aware UTC
-    ``datetime``, on PostgreSQL and on SQLite alike.
+    ``datetime``, on PostgreSQL and on SQLite alike: every model declares its times with it.
 
     PostgreSQL keeps the instant (timestamptz). SQLite keeps text without a zone, and gave
     back naive values, which JSON and exports then printed without an offset: here a value is
@@ -43,15 +43,6 @@ class UTCDateTime(TypeDecorator):
         if not isinstance(value, datetime):
             return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def use_utc_datetimes(metadata: MetaData) -> None:
-    """Give every ``DateTime(timezone=True)`` column of ``metadata`` the ``UTCDateTime``
-    behaviour, so models keep declaring the plain type and none can forget it."""
-    for table in metadata.tables.values():
-        for column in table.columns:
-            if type(column.type) is DateTime and column.type.timezone:
-                column.type = UTCDateTime()
 
 
 Money = Numeric(16, 2, asdecimal=True)

@@ -15,7 +15,6 @@ from decimal import Decimal
 from sqlalchemy import (
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -26,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.core.models import utcnow
-from marketplace.core.types import Kilograms, Money
+from marketplace.core.types import Kilograms, Money, UTCDateTime
 from marketplace.extensions import db
 
 
@@ -120,7 +119,7 @@ class TransactionReview(db.Model):
     outcome: Mapped[str] = mapped_column(String(20))  # justified, suspicious, error
     note: Mapped[str] = mapped_column(Text)
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class IndicatorTarget(db.Model):
@@ -134,4 +133,4 @@ class IndicatorTarget(db.Model):
     year: Mapped[int] = mapped_column(Integer)
     target: Mapped[Decimal] = mapped_column(Money)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     Numeric,
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.accounts.models import DeliverySite
 from marketplace.catalog.models import CollectionPoint
 from marketplace.core.models import utcnow
-from marketplace.core.types import Coordinate, Kilograms, Money
+from marketplace.core.types import Coordinate, Kilograms, Money, UTCDateTime
 from marketplace.extensions import db
 
 
@@ -49,7 +48,7 @@ class TransportMode(db.Model):
     kinds: Mapped[str] = mapped_column(String(30), default="road")
     max_road_km: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))  # not offered for longer road legs
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
 
@@ -70,7 +69,7 @@ class RouteDistance(db.Model):
     terrain: Mapped[str] = mapped_column(String(20), default="rolling")
     note: Mapped[str | None] = mapped_column(Text)
     set_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     collection_point: Mapped[CollectionPoint] = relationship()
     delivery_site: Mapped[DeliverySite] = relationship()
@@ -116,7 +115,7 @@ class Shipment(db.Model):
     actual_cop: Mapped[Decimal | None] = mapped_column(Money)
     route_plan_id: Mapped[int | None] = mapped_column(ForeignKey("route_plan.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     legs: Mapped[list[ShipmentLeg]] = relationship(back_populates="shipment", order_by="ShipmentLeg.position",
                                                    cascade="all, delete-orphan")
@@ -186,7 +185,7 @@ class RoutePlan(db.Model):
     baseline_cop: Mapped[Decimal] = mapped_column(Money)  # one trip per pickup
     status: Mapped[str] = mapped_column(String(12), default="proposed")  # proposed, accepted
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
     mode: Mapped[TransportMode] = relationship(lazy="joined")

@@ -11,7 +11,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, User
 from marketplace.catalog.models import Grade, Listing, Product
 from marketplace.core.models import utcnow
-from marketplace.core.types import Kilograms, Money, str_enum
+from marketplace.core.types import Kilograms, Money, UTCDateTime, str_enum
 from marketplace.extensions import db
 
 
@@ -82,8 +81,8 @@ class Demand(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     status: Mapped[DemandStatus] = mapped_column(str_enum(DemandStatus, "demand_status"), default=DemandStatus.OPEN)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("purchase_order.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     buyer: Mapped[Buyer] = relationship()
     product: Mapped[Product] = relationship(lazy="joined")
@@ -120,8 +119,8 @@ class Offer(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     status: Mapped[OfferStatus] = mapped_column(str_enum(OfferStatus, "offer_status"), default=OfferStatus.OPEN)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     demand: Mapped[Demand] = relationship(back_populates="offers")
     cooperative: Mapped[Cooperative] = relationship(lazy="joined")
@@ -146,7 +145,7 @@ class Proposal(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20))  # the solver's: optimal, feasible, infeasible
     met_kg: Mapped[Decimal] = mapped_column(Kilograms)
@@ -164,7 +163,7 @@ class Proposal(db.Model):
     reasons: Mapped[list] = mapped_column(JSON, default=list)
     shares: Mapped[dict] = mapped_column(JSON, default=dict)
     solve_ms: Mapped[int] = mapped_column(Integer, default=0)
-    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     superseded: Mapped[bool] = mapped_column(default=False)
 
     demand: Mapped[Demand] = relationship()

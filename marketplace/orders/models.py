@@ -10,7 +10,6 @@ from decimal import Decimal
 from sqlalchemy import (
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -25,7 +24,7 @@ from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, User
 from marketplace.catalog.models import CollectionPoint, Grade, Listing, Product
 from marketplace.core.audit import append_only
 from marketplace.core.models import Municipality, utcnow
-from marketplace.core.types import Kilograms, Money, str_enum
+from marketplace.core.types import Kilograms, Money, UTCDateTime, str_enum
 from marketplace.extensions import db
 
 
@@ -109,7 +108,7 @@ class Order(db.Model):
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyer.id"), index=True)
     delivery_site_id: Mapped[int] = mapped_column(ForeignKey("delivery_site.id"))
     placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     window_start: Mapped[date] = mapped_column(Date)
     window_end: Mapped[date] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
@@ -124,14 +123,14 @@ class Order(db.Model):
     amount_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     refunded_total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     # A card order not paid by this time is cancelled and its stock returned.
-    pay_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # API clients' Idempotency-Key and a hash of the request it came with.
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     stripe_client_secret: Mapped[str | None] = mapped_column(String(200))
     invoice_due_date: Mapped[date | None] = mapped_column(Date, index=True)
-    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bank_reference: Mapped[str | None] = mapped_column(String(80))
     marked_paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
@@ -165,7 +164,7 @@ class OrderPart(db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("purchase_order.id", ondelete="CASCADE"), index=True)
     cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperative.id"))
     status: Mapped[PartStatus] = mapped_column(str_enum(PartStatus, "part_status"), default=PartStatus.PLACED)
-    respond_by: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    respond_by: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     goods_amount: Mapped[Decimal] = mapped_column(Money)  # at ordering
     logistics_estimate: Mapped[Decimal] = mapped_column(Money)
     logistics_mode: Mapped[str | None] = mapped_column(String(20))
@@ -185,7 +184,7 @@ class OrderPart(db.Model):
     payout_due_date: Mapped[date | None] = mapped_column(Date)
     payout_reference: Mapped[str | None] = mapped_column(String(80))
     decline_reason: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="parts")
     cooperative: Mapped[Cooperative] = relationship()
@@ -240,7 +239,7 @@ class PartEvent(db.Model):
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
 
     actor: Mapped[User | None] = relationship()
@@ -273,12 +272,12 @@ class Refund(db.Model):
     status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bank_reference: Mapped[str | None] = mapped_column(String(80))
     settled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="refunds")
 
@@ -302,7 +301,7 @@ class StripeEvent(db.Model):
     type: Mapped[str] = mapped_column(String(80))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("purchase_order.id", ondelete="SET NULL"))
     outcome: Mapped[str] = mapped_column(String(40))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Dispute(db.Model):
@@ -318,10 +317,10 @@ class Dispute(db.Model):
     status: Mapped[DisputeStatus] = mapped_column(str_enum(DisputeStatus, "dispute_status"),
                                                   default=DisputeStatus.OPEN, index=True)
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     line: Mapped[OrderLine] = relationship(back_populates="dispute")
 
@@ -336,8 +335,8 @@ class Notification(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     part_id: Mapped[int] = mapped_column(ForeignKey("order_part.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -356,7 +355,7 @@ class CartItem(db.Model):
     listing_id: Mapped[int] = mapped_column(ForeignKey("listing.id", ondelete="CASCADE"))
     quantity: Mapped[Decimal] = mapped_column(Kilograms)
     unit: Mapped[str] = mapped_column(String(20))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     listing: Mapped[Listing] = relationship()
 
@@ -370,7 +369,7 @@ class SaleChange(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     part_id: Mapped[int] = mapped_column(ForeignKey("order_part.id", ondelete="CASCADE"), index=True)
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class PayoutAdjustment(db.Model):
@@ -393,9 +392,9 @@ class PayoutAdjustment(db.Model):
     amount: Mapped[Decimal] = mapped_column(Money)
     reason: Mapped[str] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     applied_part_id: Mapped[int | None] = mapped_column(ForeignKey("order_part.id"), index=True)
-    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     part: Mapped[OrderPart] = relationship(foreign_keys=[part_id])
     applied_part: Mapped[OrderPart | None] = relationship(foreign_keys=[applied_part_id])

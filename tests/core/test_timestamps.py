@@ -27,7 +27,7 @@ def test_every_zoned_column_gives_back_aware_utc(app):
                  if isinstance(column.type, DateTime | UTCDateTimeType)]
     assert len(zoned) > 30
     plain = [str(c) for c in zoned if not isinstance(c.type, UTCDateTimeType)]
-    assert plain == [], "a DateTime column without UTCDateTime gives naive values back on SQLite"
+    assert plain == [], "declare times with core.types.UTCDateTime: DateTime gives naive values back on SQLite"
 
 
 def test_stored_instants_round_trip_as_aware_utc(app):
