@@ -8,7 +8,6 @@ Create Date: 2026-12-07 15:00:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0011'
 down_revision = '0010'
