@@ -12,7 +12,8 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.orm import lazyload
 
 from marketplace.accounts.models import DeliverySite, User
 from marketplace.catalog.models import CollectionPoint
@@ -234,6 +235,31 @@ class Quote:
         return self.legs[-1].leg.mode.code
 
 
+def _quoter_statements():
+    """What ``Quoter.load`` runs, by whether it is given points (and sites). Every quote and
+    order loads a quoter, so they are built once (their cache keys too). A leg's mode comes
+    from ``active_modes``, not from a join."""
+    points = bindparam("points", expanding=True)
+    legs = select(AccessLeg).order_by(AccessLeg.collection_point_id, AccessLeg.position).options(
+        lazyload(AccessLeg.mode))
+    of_points = RouteDistance.collection_point_id.in_(points)
+    to_sites = RouteDistance.delivery_site_id.in_(bindparam("sites", expanding=True))
+    distances = select(RouteDistance)
+    return ({False: legs, True: legs.where(AccessLeg.collection_point_id.in_(points))},
+            {(False, False): distances, (True, False): distances.where(of_points),
+             (False, True): distances.where(to_sites), (True, True): distances.where(of_points, to_sites)})
+
+
+_LEGS, _DISTANCES = _quoter_statements()
+
+
+def _legs_by_point(statement, params: dict) -> dict[int, list[AccessLeg]]:
+    by_point: dict[int, list[AccessLeg]] = {}
+    for leg in db.session.scalars(statement, params):
+        by_point.setdefault(leg.collection_point_id, []).append(leg)
+    return by_point
+
+
 class Quoter:
     """Everything a quote needs, read once: many quotes (a whole order, a benchmark, a
     route plan) then cost no queries."""
@@ -246,19 +272,17 @@ class Quoter:
 
     @classmethod
     def load(cls, point_ids=None, site_ids=None) -> Quoter:
-        distances = select(RouteDistance)
-        access = select(AccessLeg).order_by(AccessLeg.collection_point_id, AccessLeg.position)
-        if point_ids is not None:
-            distances = distances.where(RouteDistance.collection_point_id.in_(list(point_ids)))
-            access = access.where(AccessLeg.collection_point_id.in_(list(point_ids)))
-        if site_ids is not None:
-            distances = distances.where(RouteDistance.delivery_site_id.in_(list(site_ids)))
-        by_point: dict[int, list[AccessLeg]] = {}
-        for leg in db.session.scalars(access):
-            by_point.setdefault(leg.collection_point_id, []).append(leg)
-        return cls(active_modes(),
-                   {(d.collection_point_id, d.delivery_site_id): d for d in db.session.scalars(distances)},
-                   by_point)
+        """Modes, and the legs and road distances of the points and sites given (of all if None)."""
+        params = {"points": list(point_ids or ()), "sites": list(site_ids or ())}
+        distances = db.session.scalars(_DISTANCES[point_ids is not None, site_ids is not None], params)
+        return cls(active_modes(), {(d.collection_point_id, d.delivery_site_id): d for d in distances},
+                   _legs_by_point(_LEGS[point_ids is not None], params))
+
+    @classmethod
+    def with_distances(cls, point_ids, distances: dict[tuple[int, int], RouteDistance]) -> Quoter:
+        """A quoter over road distances the caller has read already (keyed by collection point
+        and delivery site id; a pair missing is estimated): only the points' legs are read."""
+        return cls(active_modes(), distances, _legs_by_point(_LEGS[True], {"points": list(point_ids)}))
 
     def quote(self, point, site, quantity_kg: Decimal) -> Quote:
         """From a collection point (its first-mile legs, then the road) to a delivery site.

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -31,6 +31,7 @@ from marketplace.core.models import bogota_date, utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
+from marketplace.logistics.models import RouteDistance
 from marketplace.orders.common import (
     CENTS,
     MAX_LINES,
@@ -201,7 +202,10 @@ def _check_listing(listing: Listing | None, today: date, window_end: date | None
 
 
 def check_delivery_site(buyer: Buyer, site_id: int | None) -> DeliverySite:
-    site = db.session.get(DeliverySite, site_id) if site_id else None
+    return _usable_site(buyer, db.session.get(DeliverySite, site_id) if site_id else None)
+
+
+def _usable_site(buyer: Buyer, site: DeliverySite | None) -> DeliverySite:
     if site is None or site.buyer_id != buyer.id or not site.active:
         raise DomainError(_l("Elija uno de los sitios de entrega de su empresa."), "delivery_site")
     return site
@@ -246,10 +250,18 @@ def _logistics(part: QuotedPart, site: DeliverySite, quoter: logistics.Quoter) -
     part.logistics_mode = modes.pop() if len(modes) == 1 else "mixed"
 
 
-# Built once (its cache key too): every quote and order runs it.
-_LISTINGS_WITH_SELLERS = (
-    select(Listing, Cooperative).join(Cooperative, Cooperative.id == Listing.cooperative_id)
-    .where(Listing.id.in_(bindparam("ids", expanding=True))).options(lazyload(Cooperative.municipality))
+# What a quote reads, in one round trip: the delivery site; the listings asked for, with their
+# sellers; and the known road distance from each listing's collection point to the site. No
+# row: no such site; a row without a listing: none of the ids is one. Every quote and order
+# runs it, so it is built once (its cache key too).
+_SITE_AND_LISTINGS = (
+    select(DeliverySite, Listing, Cooperative, RouteDistance).select_from(DeliverySite)
+    .outerjoin(Listing, Listing.id.in_(bindparam("ids", expanding=True)))
+    .outerjoin(Cooperative, Cooperative.id == Listing.cooperative_id)
+    .outerjoin(RouteDistance, and_(RouteDistance.collection_point_id == Listing.collection_point_id,
+                                   RouteDistance.delivery_site_id == DeliverySite.id))
+    .where(DeliverySite.id == bindparam("site"))
+    .options(lazyload(DeliverySite.municipality), lazyload(Cooperative.municipality))
 )
 
 
@@ -264,7 +276,10 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     agreed_prices = agreed_prices or {}
     today = today or date.today()
     buyer = buyer_of(actor)
-    site = check_delivery_site(buyer, request.delivery_site_id)
+    wanted = [ln.listing_id for ln in request.lines if ln.listing_id]
+    rows = db.session.execute(_SITE_AND_LISTINGS, {"site": request.delivery_site_id, "ids": wanted}).unique().all() \
+        if request.delivery_site_id else []
+    site = _usable_site(buyer, rows[0].DeliverySite if rows else None)
     if request.window_start is not None or request.window_end is not None:
         check_delivery_window(request.window_start, request.window_end, today)
     if not request.lines:
@@ -274,13 +289,14 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     seen: set[int] = set()
     parts: dict[int, QuotedPart] = {}
     percent = fee_percent()
-    # One query for all the lines' listings and their cooperatives.
-    wanted = {ln.listing_id for ln in request.lines if ln.listing_id}
     listings: dict[int, Listing] = {}
     sellers: dict[int, Cooperative] = {}
-    if wanted:
-        for item, seller in db.session.execute(_LISTINGS_WITH_SELLERS, {"ids": list(wanted)}).unique():
+    distances: dict[tuple[int, int], RouteDistance] = {}
+    for _site, item, seller, distance in rows:
+        if item is not None:
             listings[item.id], sellers[seller.id] = item, seller
+        if distance is not None:
+            distances[distance.collection_point_id, distance.delivery_site_id] = distance
     for index, ln in enumerate(request.lines):
         name = f"lines.{index}"
         if ln.listing_id in seen:
@@ -305,7 +321,7 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
         part = parts.setdefault(coop.id, QuotedPart(cooperative=coop))
         part.lines.append(QuotedLine(listing, ln.quantity, ln.unit or "kg", kg, amount, price))
         part.goods += amount
-    quoter = logistics.Quoter.load({item.collection_point_id for item in listings.values()}, [site.id])
+    quoter = logistics.Quoter.with_distances({item.collection_point_id for item in listings.values()}, distances)
     for part in parts.values():
         _logistics(part, site, quoter)
         part.fee = _pct(part.goods, percent)

@@ -8,10 +8,16 @@ import re
 from contextlib import contextmanager
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import event
 
+from marketplace.catalog.models import Listing
+from marketplace.core.errors import DomainError
 from marketplace.extensions import db
+from marketplace.logistics.models import RouteDistance
+from marketplace.orders import services
 from tests.orders.conftest import api_token, order_body
+from tests.orders.helpers import order_request, user
 
 
 @contextmanager
@@ -54,10 +60,10 @@ def test_placing_reads_nothing_back_after_the_commit(app, client, market):
     with app.app_context():
         batched = db.engine.dialect.name == "postgresql"  # SQLite inserts rows one by one
     if batched:
-        # Three lines from two cooperatives: the token; the site; the listings with their
-        # sellers; first-mile legs and road distances; one conditional UPDATE per listing; one
-        # INSERT each for the order, its parts, lines, notifications, events and the audit event.
-        assert len(seen) - 1 == 14, "\n".join(s.split("\n")[0] for s in seen)
+        # Three lines from two cooperatives: the token; the site with the listings, their sellers
+        # and road distances; the first-mile legs; one conditional UPDATE per listing; one INSERT
+        # each for the order, its parts, lines, notifications, events and the audit event.
+        assert len(seen) - 1 == 12, "\n".join(s.split("\n")[0] for s in seen)
 
 
 def test_the_answer_is_the_order_as_read_back(app, client, market):
@@ -81,3 +87,40 @@ def _by_value(data):
     if isinstance(data, str) and re.fullmatch(r"-?\d+(\.\d+)?", data):
         return Decimal(data)
     return data
+
+
+def _quote_error(app, market, lines, **changes):
+    with app.app_context():
+        with pytest.raises(DomainError) as info:
+            services.quote(user(market.buyer), order_request(market, lines, **changes))
+        db.session.rollback()
+        return info.value
+
+
+def test_one_read_tells_a_missing_site_from_missing_listings(app, market):
+    # The site, listings, sellers and road distances come in one query: a site that does not
+    # exist is refused as a site whatever the lines; a listing that does not exist, as its line.
+    assert _quote_error(app, market, [(market.listing_a, "10", "kg")], delivery_site_id=999_999).field \
+        == "delivery_site"
+    assert _quote_error(app, market, [(999_999, "10", "kg")], delivery_site_id=999_999).field == "delivery_site"
+    assert _quote_error(app, market, [(market.listing_a, "10", "kg"), (999_999, "1", "kg")]).field == "lines.1"
+    assert _quote_error(app, market, [(999_998, "10", "kg")]).field == "lines.0"
+    assert _quote_error(app, market, []).field == "lines"
+    with app.app_context():
+        quoted = services.quote(user(market.buyer), order_request(
+            market, [(market.listing_a, "10", "kg"), (market.listing_b, "10", "kg"), (market.listing_c, "10", "kg")]))
+        assert sorted(len(p.lines) for p in quoted.parts) == [1, 2]
+        assert all(p.logistics > 0 for p in quoted.parts)
+
+
+def test_a_known_road_distance_prices_the_quote(app, market):
+    with app.app_context():
+        listing = db.session.get(Listing, market.listing_a)
+        request = order_request(market, [(market.listing_a, "100", "kg")])
+        estimated = services.quote(user(market.buyer), request).parts[0]
+        db.session.add(RouteDistance(collection_point_id=listing.collection_point_id,
+                                     delivery_site_id=market.site_id, road_km=Decimal("2000"), terrain="mountainous"))
+        db.session.commit()
+        known = services.quote(user(market.buyer), request).parts[0]
+        assert known.road_km == Decimal("2000") != estimated.road_km
+        assert known.logistics > estimated.logistics
