@@ -29,6 +29,7 @@ from marketplace.core import audit, formatting, geography
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.core.models import Municipality, utcnow
 from marketplace.core.text import clean_text
+from marketplace.core.types import grams
 from marketplace.extensions import db
 
 MAX_PHOTOS = 3
@@ -380,8 +381,8 @@ def _set_quantity(listing: Listing, quantity_kg: Decimal) -> None:
     change = quantity_kg - Listing.quantity_kg
     result = db.session.execute(
         update(Listing)
-        .where(Listing.id == listing.id, Listing.available_kg + change >= 0)
-        .values(quantity_kg=quantity_kg, available_kg=Listing.available_kg + change)
+        .where(Listing.id == listing.id, grams(Listing.available_kg + change) >= 0)
+        .values(quantity_kg=quantity_kg, available_kg=grams(Listing.available_kg + change))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:

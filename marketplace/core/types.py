@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import DateTime, Enum, Numeric
+from sqlalchemy import DateTime, Enum, Numeric, func
 from sqlalchemy.types import TypeDecorator
 
 
@@ -88,3 +88,11 @@ def parse_decimal(value: str | int | Decimal | None) -> Decimal | None:
         return Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern already rules this out
         return None
+
+
+def grams(expression):
+    """A kilogram expression rounded to the gram in SQL. SQLite keeps NUMERIC columns as
+    floating point, where 12000 - 7922.961 is stored as 4077.0389999999998 and a later
+    ``>= 4077.039`` fails; every stock statement rounds what it compares and writes, so the
+    stored kilos stay exact there too (PostgreSQL's NUMERIC is exact already)."""
+    return func.round(expression, 3)

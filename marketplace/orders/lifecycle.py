@@ -24,6 +24,7 @@ from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.core.formatting import cop as format_cop
 from marketplace.core.models import bogota_date, utcnow
 from marketplace.core.text import clean_text
+from marketplace.core.types import grams
 from marketplace.extensions import db
 from marketplace.orders import adjustments
 from marketplace.orders.common import (
@@ -62,7 +63,7 @@ def _return_stock(listing_id: int, kg: Decimal) -> None:
     kilos always fit; the CHECK ``available_kg <= quantity_kg`` would refuse anything else."""
     db.session.execute(
         update(Listing).where(Listing.id == listing_id)
-        .values(available_kg=Listing.available_kg + kg)
+        .values(available_kg=grams(Listing.available_kg + kg))
         .execution_options(synchronize_session=False)
     )
 

@@ -29,6 +29,7 @@ from marketplace.core import audit
 from marketplace.core.errors import Conflict, DomainError
 from marketplace.core.models import bogota_date, utcnow
 from marketplace.core.text import clean_text
+from marketplace.core.types import grams
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
 from marketplace.logistics.models import RouteDistance
@@ -337,9 +338,9 @@ def _take_stock_statement():
     listing = Listing.__table__
     kg = bindparam("kg", type_=listing.c.available_kg.type)
     return (update(listing)
-            .where(listing.c.id == bindparam("listing_id"), listing.c.available_kg >= kg,
+            .where(listing.c.id == bindparam("listing_id"), grams(listing.c.available_kg) >= kg,
                    listing.c.status == ListingStatus.ACTIVE, listing.c.available_until >= bindparam("today"))
-            .values(available_kg=listing.c.available_kg - kg))
+            .values(available_kg=grams(listing.c.available_kg - kg)))
 
 
 # Built once (its cache key too): every line of every order runs it. A plain table UPDATE:
@@ -350,8 +351,6 @@ _TAKE_STOCK = _take_stock_statement()
 def _take_stock(listing_id: int, kg: Decimal, today: date) -> bool:
     result = db.session.execute(_TAKE_STOCK, {"listing_id": listing_id, "kg": kg, "today": today})
     return result.rowcount == 1
-
-
 
 
 def find_by_idempotency_key(buyer_id: int, key: str) -> Order | None:
