@@ -882,7 +882,11 @@ def api_tokens(user: User) -> list[ApiToken]:
 
 
 # Every API request runs this lookup: built once, the statement's cache key is computed once.
-_TOKEN_BY_PREFIX = select(ApiToken).where(ApiToken.prefix == bindparam("prefix")).options(joinedload(ApiToken.user))
+# The user comes with their membership and organisation; nothing in the API reads the
+# organisation's municipality.
+_TOKEN_BY_PREFIX = select(ApiToken).where(ApiToken.prefix == bindparam("prefix")).options(
+    joinedload(ApiToken.user).joinedload(User.membership).joinedload(Membership.organisation)
+    .lazyload(Organisation.municipality))
 
 
 def user_for_token(plain: str | None) -> User | None:

@@ -253,13 +253,6 @@ def _quoter_statements():
 _LEGS, _DISTANCES = _quoter_statements()
 
 
-def _legs_by_point(statement, params: dict) -> dict[int, list[AccessLeg]]:
-    by_point: dict[int, list[AccessLeg]] = {}
-    for leg in db.session.scalars(statement, params):
-        by_point.setdefault(leg.collection_point_id, []).append(leg)
-    return by_point
-
-
 class Quoter:
     """Everything a quote needs, read once: many quotes (a whole order, a benchmark, a
     route plan) then cost no queries."""
@@ -274,15 +267,11 @@ class Quoter:
     def load(cls, point_ids=None, site_ids=None) -> Quoter:
         """Modes, and the legs and road distances of the points and sites given (of all if None)."""
         params = {"points": list(point_ids or ()), "sites": list(site_ids or ())}
+        by_point: dict[int, list[AccessLeg]] = {}
+        for leg in db.session.scalars(_LEGS[point_ids is not None], params):
+            by_point.setdefault(leg.collection_point_id, []).append(leg)
         distances = db.session.scalars(_DISTANCES[point_ids is not None, site_ids is not None], params)
-        return cls(active_modes(), {(d.collection_point_id, d.delivery_site_id): d for d in distances},
-                   _legs_by_point(_LEGS[point_ids is not None], params))
-
-    @classmethod
-    def with_distances(cls, point_ids, distances: dict[tuple[int, int], RouteDistance]) -> Quoter:
-        """A quoter over road distances the caller has read already (keyed by collection point
-        and delivery site id; a pair missing is estimated): only the points' legs are read."""
-        return cls(active_modes(), distances, _legs_by_point(_LEGS[True], {"points": list(point_ids)}))
+        return cls(active_modes(), {(d.collection_point_id, d.delivery_site_id): d for d in distances}, by_point)
 
     def quote(self, point, site, quantity_kg: Decimal) -> Quote:
         """From a collection point (its first-mile legs, then the road) to a delivery site.

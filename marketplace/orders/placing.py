@@ -32,7 +32,7 @@ from marketplace.core.text import clean_text
 from marketplace.core.types import grams
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
-from marketplace.logistics.models import RouteDistance
+from marketplace.logistics.models import AccessLeg, RouteDistance
 from marketplace.orders.common import (
     CENTS,
     MAX_LINES,
@@ -252,17 +252,20 @@ def _logistics(part: QuotedPart, site: DeliverySite, quoter: logistics.Quoter) -
 
 
 # What a quote reads, in one round trip: the delivery site; the listings asked for, with their
-# sellers; and the known road distance from each listing's collection point to the site. No
-# row: no such site; a row without a listing: none of the ids is one. Every quote and order
-# runs it, so it is built once (its cache key too).
+# sellers; and for each listing's collection point, its known road distance to the site and
+# its first-mile legs (a row per leg, at most a few). No row: no such site; a row without a
+# listing: none of the ids is one. Every quote and order runs it, so it is built once (its
+# cache key too). Legs' modes come from the quoter's active modes, not from a join.
 _SITE_AND_LISTINGS = (
-    select(DeliverySite, Listing, Cooperative, RouteDistance).select_from(DeliverySite)
+    select(DeliverySite, Listing, Cooperative, RouteDistance, AccessLeg).select_from(DeliverySite)
     .outerjoin(Listing, Listing.id.in_(bindparam("ids", expanding=True)))
     .outerjoin(Cooperative, Cooperative.id == Listing.cooperative_id)
     .outerjoin(RouteDistance, and_(RouteDistance.collection_point_id == Listing.collection_point_id,
                                    RouteDistance.delivery_site_id == DeliverySite.id))
+    .outerjoin(AccessLeg, AccessLeg.collection_point_id == Listing.collection_point_id)
     .where(DeliverySite.id == bindparam("site"))
-    .options(lazyload(DeliverySite.municipality), lazyload(Cooperative.municipality))
+    .options(lazyload(DeliverySite.municipality), lazyload(Listing.municipality), lazyload(Cooperative.municipality),
+             lazyload(AccessLeg.mode))
 )
 
 
@@ -293,11 +296,14 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     listings: dict[int, Listing] = {}
     sellers: dict[int, Cooperative] = {}
     distances: dict[tuple[int, int], RouteDistance] = {}
-    for _site, item, seller, distance in rows:
+    legs: dict[int, dict[int, AccessLeg]] = {}
+    for _site, item, seller, distance, leg in rows:
         if item is not None:
             listings[item.id], sellers[seller.id] = item, seller
         if distance is not None:
             distances[distance.collection_point_id, distance.delivery_site_id] = distance
+        if leg is not None:
+            legs.setdefault(leg.collection_point_id, {})[leg.id] = leg
     for index, ln in enumerate(request.lines):
         name = f"lines.{index}"
         if ln.listing_id in seen:
@@ -322,7 +328,8 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
         part = parts.setdefault(coop.id, QuotedPart(cooperative=coop))
         part.lines.append(QuotedLine(listing, ln.quantity, ln.unit or "kg", kg, amount, price))
         part.goods += amount
-    quoter = logistics.Quoter.with_distances({item.collection_point_id for item in listings.values()}, distances)
+    quoter = logistics.Quoter(logistics.active_modes(), distances, {
+        point: sorted(by_id.values(), key=lambda leg: leg.position) for point, by_id in legs.items()})
     for part in parts.values():
         _logistics(part, site, quoter)
         part.fee = _pct(part.goods, percent)
@@ -351,6 +358,16 @@ _TAKE_STOCK = _take_stock_statement()
 def _take_stock(listing_id: int, kg: Decimal, today: date) -> bool:
     result = db.session.execute(_TAKE_STOCK, {"listing_id": listing_id, "kg": kg, "today": today})
     return result.rowcount == 1
+
+
+def _loaded(obj, **related):
+    """``obj`` with the related objects it is written with set as if loaded with it: the order
+    as placed is complete in memory, so the answer reads nothing back (a new line has no
+    dispute; a new part, its placing event), and the flush writes the foreign keys set beside
+    them with no relationship to synchronise."""
+    for name, value in related.items():
+        set_committed_value(obj, name, value)
+    return obj
 
 
 def find_by_idempotency_key(buyer_id: int, key: str) -> Order | None:
@@ -431,24 +448,24 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
     coop_percent = coop_fee_percent()
     created: list[OrderPart] = []
     for quoted in priced.parts:
-        part = OrderPart(
-            order=order, cooperative_id=quoted.cooperative.id, cooperative=quoted.cooperative, lines=[], status=PartStatus.PLACED, respond_by=respond_by,
-            goods_amount=quoted.goods, logistics_estimate=quoted.logistics, logistics_mode=quoted.logistics_mode,
-            road_km=quoted.road_km, fee_amount=quoted.fee, coop_fee_percent=coop_percent,
-            logistics_borne=Decimal("0"), payout_status=PayoutStatus.PENDING, updated_at=now,
-        )
+        part = _loaded(OrderPart(
+            order=order, cooperative_id=quoted.cooperative.id, lines=[], status=PartStatus.PLACED,
+            respond_by=respond_by, goods_amount=quoted.goods, logistics_estimate=quoted.logistics,
+            logistics_mode=quoted.logistics_mode, road_km=quoted.road_km, fee_amount=quoted.fee,
+            coop_fee_percent=coop_percent, logistics_borne=Decimal("0"), payout_status=PayoutStatus.PENDING,
+            updated_at=now,
+        ), cooperative=quoted.cooperative)
         db.session.add(part)
         created.append(part)
         for ln in quoted.lines:
             listing = ln.listing
-            part.lines.append(OrderLine(
+            part.lines.append(_loaded(OrderLine(
                 listing_id=listing.id, product_id=listing.product_id, grade_id=listing.grade_id,
-                product=listing.product, grade=listing.grade, municipality=listing.municipality,
                 municipality_code=listing.municipality_code, collection_point_id=listing.collection_point_id,
                 quantity_kg=ln.quantity_kg, unit=ln.unit, unit_kg=units.unit_weight(
                     ln.unit, listing.unit_kg if units.UNITS[ln.unit].needs_weight else None),
-                price_per_kg=ln.price_per_kg, quality=Quality.PENDING, dispute=None,
-            ))
+                price_per_kg=ln.price_per_kg, quality=Quality.PENDING,
+            ), product=listing.product, grade=listing.grade, dispute=None))
     db.session.flush()  # one batched INSERT for the parts, one for the lines
     # The outbox rows nothing reads back: one plain multi-row INSERT.
     db.session.execute(Notification.__table__.insert(), [
@@ -458,13 +475,12 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
             CartItem.__table__.delete().where(CartItem.user_id == actor.id,
                                               CartItem.listing_id.in_([ln.listing.id for ln in ordered]))
         )
-    # Each part holds its placing event, so the order as placed is complete in memory and
-    # the answer reads nothing back; the events and the audit event share the last flush.
+    # The events and the audit event share the last flush.
     for part in created:
         placed = PartEvent(part_id=part.id, from_status=None, to_status=PartStatus.PLACED.value,
                            actor_id=actor.id, occurred_at=now, note=None)
         db.session.add(placed)
-        set_committed_value(part, "events", [placed])
+        _loaded(part, events=[placed])
     audit.record("order.placed", "order", order.id, actor=actor, organisation_id=buyer.id,
                  after={"total": str(order.total), "payment_method": order.payment_method.value,
                         "parts": [p.cooperative_id for p in created],

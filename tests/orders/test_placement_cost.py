@@ -11,9 +11,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from marketplace.catalog.models import Listing
+from marketplace.catalog.models import CollectionPoint, Listing
 from marketplace.core.errors import DomainError
 from marketplace.extensions import db
+from marketplace.logistics import services as logistics
 from marketplace.logistics.models import RouteDistance
 from marketplace.orders import services
 from tests.orders.conftest import api_token, order_body
@@ -60,10 +61,10 @@ def test_placing_reads_nothing_back_after_the_commit(app, client, market):
     with app.app_context():
         batched = db.engine.dialect.name == "postgresql"  # SQLite inserts rows one by one
     if batched:
-        # Three lines from two cooperatives: the token; the site with the listings, their sellers
-        # and road distances; the first-mile legs; one conditional UPDATE per listing; one INSERT
-        # each for the order, its parts, lines, notifications, events and the audit event.
-        assert len(seen) - 1 == 12, "\n".join(s.split("\n")[0] for s in seen)
+        # Three lines from two cooperatives: the token; the site with the listings, their
+        # sellers, road distances and first-mile legs; one conditional UPDATE per listing; one
+        # INSERT each for the order, its parts, lines, notifications, events and the audit event.
+        assert len(seen) - 1 == 11, "\n".join(s.split("\n")[0] for s in seen)
 
 
 def test_the_answer_is_the_order_as_read_back(app, client, market):
@@ -124,3 +125,22 @@ def test_a_known_road_distance_prices_the_quote(app, market):
         known = services.quote(user(market.buyer), request).parts[0]
         assert known.road_km == Decimal("2000") != estimated.road_km
         assert known.logistics > estimated.logistics
+
+
+def test_first_mile_legs_read_with_the_listings_price_as_a_quote_for_the_point(app, market):
+    with app.app_context():
+        point = db.session.get(CollectionPoint, db.session.get(Listing, market.listing_a).collection_point_id)
+        logistics.set_access_legs(user(market.manager_a), point, [
+            logistics.AccessLegData("trail", "mule", Decimal("8"), "mountainous", "Camino a la vereda"),
+            logistics.AccessLegData("river", "river_boat", Decimal("20"), "flat", "Río abajo")])
+        db.session.commit()
+        quoted = services.quote(user(market.buyer), order_request(
+            market, [(market.listing_a, "300", "kg"), (market.listing_b, "100", "kg"), (market.listing_c, "50", "kg")]))
+        by_coop = {p.cooperative.id: p for p in quoted.parts}
+        alone = logistics.quote_for(point.id, market.site_id, Decimal("300"))
+        assert [leg.leg.kind for leg in alone.legs] == ["trail", "river", "road"]
+        other = db.session.get(Listing, market.listing_c).collection_point_id
+        assert by_coop[market.coop_a].logistics == alone.total_cop + logistics.quote_for(
+            other, market.site_id, Decimal("50")).total_cop
+        assert by_coop[market.coop_b].logistics == logistics.quote_for(
+            db.session.get(Listing, market.listing_b).collection_point_id, market.site_id, Decimal("100")).total_cop
