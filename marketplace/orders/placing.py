@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, select, update
@@ -280,9 +281,10 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     agreed_prices = agreed_prices or {}
     today = today or date.today()
     buyer = buyer_of(actor)
-    wanted = [ln.listing_id for ln in request.lines if ln.listing_id]
-    rows = db.session.execute(_SITE_AND_LISTINGS, {"site": request.delivery_site_id, "ids": wanted}).unique().all() \
-        if request.delivery_site_id else []
+    rows = []
+    if request.delivery_site_id:
+        wanted = [ln.listing_id for ln in request.lines if ln.listing_id]
+        rows = db.session.execute(_SITE_AND_LISTINGS, {"site": request.delivery_site_id, "ids": wanted}).unique().all()
     site = _usable_site(buyer, rows[0].DeliverySite if rows else None)
     if request.window_start is not None or request.window_end is not None:
         check_delivery_window(request.window_start, request.window_end, today)
@@ -329,7 +331,7 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
         part.lines.append(QuotedLine(listing, ln.quantity, ln.unit or "kg", kg, amount, price))
         part.goods += amount
     quoter = logistics.Quoter(logistics.active_modes(), distances, {
-        point: sorted(by_id.values(), key=lambda leg: leg.position) for point, by_id in legs.items()})
+        point: sorted(by_id.values(), key=attrgetter("position")) for point, by_id in legs.items()})
     for part in parts.values():
         _logistics(part, site, quoter)
         part.fee = _pct(part.goods, percent)
