@@ -58,6 +58,8 @@ class PhonePage:
         return self.page.goto(self.base_url + path)
 
     def assert_fits_the_screen(self):
+        # Measure a loaded document, not one a navigation is still replacing.
+        self.page.wait_for_load_state("load")
         width = self.page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"page scrolls sideways ({width}px) at {self.page.url}"
 

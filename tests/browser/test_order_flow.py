@@ -31,8 +31,10 @@ def _accept_and_ship(p, person, order_number: str, transport: str):
     page = p.page
     page.get_by_role("link", name="Ventas").click()
     page.get_by_role("link", name=order_number).click()
+    accept = page.get_by_role("button", name="Aceptar el pedido")
+    expect(accept).to_be_visible()  # the sale's page has loaded
     p.assert_fits_the_screen()
-    page.get_by_role("button", name="Aceptar el pedido").click()
+    accept.click()
     expect(page.locator("h1 .status")).to_have_text("Aceptado")
     page.get_by_role("button", name="Marcar listo para recoger").click()
     page.get_by_label("Transporte que pagó la cooperativa, en pesos (opcional)").fill(transport)
