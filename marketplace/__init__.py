@@ -38,6 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     web.init_app(app)
     _register_blueprints(app)
+    _register_hooks()
 
     from marketplace.core.errors import register_error_handlers
 
@@ -47,6 +48,21 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     cli.register(app)
     return app
+
+
+def _register_hooks() -> None:
+    """Each package plugs its handlers into the lower packages' hooks (ARCHITECTURE rule 11):
+    the notices it owes, the replies and conversations it answers. Registering twice (one
+    app per test) changes nothing."""
+    from marketplace.catalog import conversation as catalog_conversation
+    from marketplace.messaging import setup as messaging_setup
+    from marketplace.orders import messages as order_messages
+    from marketplace.orders import replies as order_replies
+
+    messaging_setup.register()
+    catalog_conversation.register()
+    order_messages.register()
+    order_replies.register()
 
 
 def _migrations_dir():

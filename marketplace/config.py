@@ -114,6 +114,9 @@ def load_config() -> dict:
         # Orders: the platform's fee on the buyer's order and its commission on the
         # cooperative's sales, in percent; how long a cooperative has to answer an order,
         # how long a card order waits for its payment, invoice terms and payout delay.
+        # Messaging (marketplace/messaging): the WhatsApp template language per locale.
+        "WHATSAPP_TEMPLATE_LANGUAGES": {"es": os.environ.get("WHATSAPP_TEMPLATE_LANGUAGE_ES", "es"),
+                                        "en": os.environ.get("WHATSAPP_TEMPLATE_LANGUAGE_EN", "en_US")},
         "PLATFORM_FEE_PERCENT": os.environ.get("PLATFORM_FEE_PERCENT", "3"),
         "COOPERATIVE_FEE_PERCENT": os.environ.get("COOPERATIVE_FEE_PERCENT", "0"),
         "ORDER_ACCEPT_HOURS": _int("ORDER_ACCEPT_HOURS", 48),

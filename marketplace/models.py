@@ -9,6 +9,7 @@ from marketplace.accounts.models import (  # noqa: F401
     Membership,
     Organisation,
     User,
+    VerificationCode,
 )
 from marketplace.catalog.models import (  # noqa: F401
     CollectionPoint,
@@ -36,6 +37,7 @@ from marketplace.logistics.models import (  # noqa: F401
     TransportMode,
 )
 from marketplace.matching.models import Demand, Offer, Proposal  # noqa: F401
+from marketplace.messaging.models import Conversation, Inbound, Message, Notice  # noqa: F401
 from marketplace.orders.models import (  # noqa: F401
     CartItem,
     Dispute,

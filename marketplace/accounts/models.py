@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -74,6 +75,15 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Messaging: a number or address is used for notices only once its owner proved it with
+    # a code (or a link); the preferred channel is "whatsapp", "sms" or "email". WhatsApp
+    # requires a recorded opt-in; "SALIR"/"STOP" records an opt-out per channel.
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    preferred_channel: Mapped[str] = mapped_column(String(10), default="whatsapp")
+    whatsapp_opt_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    whatsapp_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sms_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     membership: Mapped[Membership | None] = relationship(
         back_populates="user", uselist=False, lazy="joined"
@@ -158,6 +168,27 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+class VerificationCode(db.Model):
+    """A one-time code (6 digits) or link token sent to prove a number or address, or to
+    recover an account. Only its hash is kept; it expires, and allows a few tries."""
+
+    __tablename__ = "verification_code"
+    __table_args__ = (Index("ix_verification_code_address_created", "address", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    # "verify_phone", "verify_email", "reset_password"
+    purpose: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(254))  # the E.164 number or e-mail it went to
+    channel: Mapped[str] = mapped_column(String(10))  # whatsapp, sms or email
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    requested_from: Mapped[str | None] = mapped_column(String(64))  # client address
 
 
 class Organisation(db.Model):
