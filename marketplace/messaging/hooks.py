@@ -47,12 +47,17 @@ class NoticeKind:
     ``recipients(notice)`` lists the users to tell; ``render(notice, user)`` runs inside the
     user's locale (``force_locale``) and returns what they read. ``template`` is the WhatsApp
     template's default name (``WHATSAPP_TEMPLATES`` may rename it per kind). ``secret``
-    masks the body once sent (codes, temporary passwords)."""
+    masks the body once sent (codes, temporary passwords). ``template_text`` is the body
+    submitted to Meta for approval, per locale ("es", "en"), with {{1}}... placeholders in
+    the order of ``Rendered.template_params``; ``template_buttons`` the quick-reply titles
+    it declares, per locale."""
 
     kind: str
     recipients: Callable[[Notice], list[User]]
     render: Callable[[Notice, User], Rendered]
     template: str
+    template_text: dict[str, str] = field(default_factory=dict)
+    template_buttons: dict[str, list[str]] = field(default_factory=dict)
     secret: bool = False
     # Address and channel fixed by the notice itself (a code to a number being verified):
     # ``address(notice) -> (channel, address)``, or None for the recipient's own channel.
