@@ -59,6 +59,10 @@ class NoticeKind:
     template_text: dict[str, str] = field(default_factory=dict)
     template_buttons: dict[str, list[str]] = field(default_factory=dict)
     secret: bool = False
+    # Meta's template category. "authentication" is Meta's fixed code template: its body is
+    # Meta's own text with the code as the one parameter ({{1}}) and a copy-code button that
+    # carries the same code (sent as the button's url parameter); "utility" otherwise.
+    template_category: str = "utility"
     # Address and channel fixed by the notice itself (a code to a number being verified):
     # ``address(notice) -> (channel, address)``, or None for the recipient's own channel.
     address: Callable[[Notice], tuple[str, str]] | None = None
