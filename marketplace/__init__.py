@@ -86,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.logistics import views as logistics_views
     from marketplace.matching import api as matching_api
     from marketplace.matching import views as matching_views
+    from marketplace.messaging import views as messaging_views
     from marketplace.orders import api as orders_api
     from marketplace.orders import shipping_api, shipping_views
     from marketplace.orders import views as orders_views
@@ -106,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     matching_views.init_app(app)
     app.register_blueprint(insights_views.bp)
     insights_views.init_app(app)
+    app.register_blueprint(messaging_views.bp)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())
     for blueprint in (accounts_api.blp, core_api.blp, catalog_api.blp, logistics_api.blp, orders_api.blp,
