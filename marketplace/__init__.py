@@ -120,6 +120,17 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     accounts_api.register_security(app)
     core_api.register_docs(app)
+    _register_webhooks(app)
+
+
+def _register_webhooks(app: Flask) -> None:
+    """The providers' inbound webhooks: CSRF-exempt (each request is verified by its
+    provider's signature) and rate-limited per client address."""
+    from marketplace.extensions import limiter
+    from marketplace.messaging import webhooks
+
+    limiter.shared_limit(webhooks.rate_limit, scope="webhooks")(webhooks.bp)
+    app.register_blueprint(webhooks.bp)
 
 
 def _api_rate_limit() -> str:

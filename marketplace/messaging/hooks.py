@@ -7,6 +7,7 @@
   "SI 1842" / "NO 1842" / "PEDIDOS" and the WhatsApp buttons.
 - ``CONVERSATIONS``: guided conversations by kind (catalog registers "listing"), and the
   words that start them.
+- ``HELP_LINES``: what each package adds to the answer to "AYUDA".
 
 Handlers run inside the webhook's transaction: they call the same services as the web,
 as the sender's user, and flush; the webhook commits once.
@@ -134,3 +135,13 @@ CONVERSATIONS: dict[str, ConversationKind] = {}
 
 def register_conversation(kind: ConversationKind) -> None:
     CONVERSATIONS[kind.kind] = kind
+
+
+# Lines for the AYUDA answer: ``help(user) -> str | None`` in the user's language (None when
+# the commands it describes are not for this user). Orders describes SI / NO / PEDIDOS.
+HELP_LINES: list[Callable[[User], str | None]] = []
+
+
+def register_help(line: Callable[[User], str | None]) -> None:
+    if line not in HELP_LINES:
+        HELP_LINES.append(line)
