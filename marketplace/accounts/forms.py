@@ -8,6 +8,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -52,6 +53,26 @@ def _new_password(label=_l("Contraseña")):
                          render_kw={"autocomplete": "new-password", "minlength": 8})
 
 
+CHANNEL_CHOICES = [("whatsapp", "WhatsApp"), ("sms", _l("Mensaje de texto (SMS)")), ("email", _l("Correo electrónico"))]
+
+
+def _preferred_channel():
+    # Checked by the service (verification.set_channels), which explains a wrong choice in
+    # the person's language; left empty, it chooses from what the person gave.
+    return RadioField(_l("¿Cómo prefiere que le avisemos?"), choices=CHANNEL_CHOICES, validate_choice=False,
+                      default=None)
+
+
+def _whatsapp_opt_in():
+    return BooleanField(_l("Acepto recibir avisos de Mercado Rural por WhatsApp en este celular."), default=False)
+
+
+def _code():
+    return StringField(_l("Código"), validators=[required(), max_length(20)],
+                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 20,
+                                  "pattern": "[0-9 ]*"})
+
+
 class LoginForm(BaseForm):
     identifier = StringField(_l("Celular o correo"), validators=[required(), max_length(254)],
                              render_kw={"autocomplete": "username", "autocapitalize": "none"})
@@ -69,6 +90,8 @@ class _PersonFields(BaseForm):
     password = _new_password()
     password_confirm = PasswordField(_l("Repita la contraseña"), validators=[required(), max_length(128)],
                                      render_kw={"autocomplete": "new-password"})
+    preferred_channel = _preferred_channel()
+    whatsapp_opt_in = _whatsapp_opt_in()
     consent = BooleanField(
         _l("Autorizo el tratamiento de mis datos personales según la Ley 1581 de 2012."),
         validators=[required(_l("Debe autorizar el tratamiento de datos para registrarse."))],
@@ -212,3 +235,39 @@ class StaffUserForm(BaseForm):
     role = SelectField(_l("Rol"), choices=role_choices((Role.STAFF_AUDITOR, Role.PLATFORM_ADMIN)),
                        validators=[required()])
     password = _new_password(_l("Contraseña temporal"))
+
+
+class ChannelsForm(BaseForm):
+    preferred_channel = _preferred_channel()
+    whatsapp_opt_in = _whatsapp_opt_in()
+
+
+class CodeForm(BaseForm):
+    code = _code()
+
+
+def _confirm_new(form, field):
+    if field.data != form.new_password.data:
+        from wtforms.validators import ValidationError
+
+        raise ValidationError(_l("Las contraseñas no coinciden."))
+
+
+class RecoveryRequestForm(BaseForm):
+    identifier = StringField(_l("Celular o correo"), validators=[required(), max_length(254)],
+                             render_kw={"autocomplete": "username", "autocapitalize": "none"})
+
+
+class RecoveryCodeForm(BaseForm):
+    code = _code()
+    new_password = _new_password(_l("Nueva contraseña"))
+    new_password_confirm = PasswordField(_l("Repita la nueva contraseña"), validators=[required(), max_length(128)],
+                                         render_kw={"autocomplete": "new-password"})
+    validate_new_password_confirm = _confirm_new
+
+
+class RecoveryLinkForm(BaseForm):
+    new_password = _new_password(_l("Nueva contraseña"))
+    new_password_confirm = PasswordField(_l("Repita la nueva contraseña"), validators=[required(), max_length(128)],
+                                         render_kw={"autocomplete": "new-password"})
+    validate_new_password_confirm = _confirm_new

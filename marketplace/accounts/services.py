@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
-from marketplace.accounts import passwords
+from marketplace.accounts import hooks, passwords, verification
 from marketplace.accounts.identity import (
     IdentityError,
     normalize_email,
@@ -487,6 +487,8 @@ def set_organisation_status(actor: User, org: Organisation, status: OrgStatus, r
     audit.record(f"organisation.{status.value}", "organisation", org.id, actor=actor,
                  organisation_id=org.id, before=before,
                  after={"status": status.value, "status_reason": reason}, remote_addr=remote_addr)
+    hooks.notify("org_status", subject_id=org.id, organisation_id=org.id,
+                 payload={"status": status.value, "reason": reason})
 
 
 STATUS_LABELS = {
@@ -803,6 +805,7 @@ def change_login(user: User, password: str, phone: str | None, email: str | None
     new_phone, new_email = login_identity(phone, email)
     _ensure_login_free(new_phone, new_email, except_user=user)
     before = {"phone": user.phone, "email": user.email}
+    verification.login_changed(user, new_phone != user.phone, new_email != user.email)
     user.phone, user.email = new_phone, new_email
     db.session.flush()
     old, new = audit.changed(before, {"phone": user.phone, "email": user.email})

@@ -3,6 +3,8 @@ sites, and the platform administration of organisations."""
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import (
     Blueprint,
     abort,
@@ -19,9 +21,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from marketplace.accounts import services
+from marketplace.accounts import recovery, services, verification
 from marketplace.accounts.forms import (
+    CHANNEL_CHOICES,
     BuyerProfileForm,
+    ChannelsForm,
+    CodeForm,
     CooperativeProfileForm,
     EmptyForm,
     LoginChangeForm,
@@ -29,6 +34,9 @@ from marketplace.accounts.forms import (
     MemberForm,
     PasswordChangeForm,
     ProfileForm,
+    RecoveryCodeForm,
+    RecoveryLinkForm,
+    RecoveryRequestForm,
     RegisterBuyerForm,
     RegisterCooperativeForm,
     RoleForm,
@@ -38,6 +46,7 @@ from marketplace.accounts.forms import (
     TokenForm,
     role_choices,
 )
+from marketplace.accounts.identity import format_mobile
 from marketplace.accounts.models import (
     ROLES_BY_KIND,
     Buyer,
@@ -177,6 +186,35 @@ def _cooperative_data(form) -> services.CooperativeData:
     )
 
 
+def _send_first_proof(user) -> str | None:
+    """After registering: a code to the new number, else a link to the new e-mail. Returns
+    what was sent ("phone", "email") or None when the address already had its share."""
+    try:
+        if user.phone:
+            verification.send_phone_code(user, remote_addr=_addr())
+            return "phone"
+        if user.email:
+            verification.send_email_link(user, remote_addr=_addr())
+            return "email"
+    except verification.TooManyCodes:
+        return None
+    return None
+
+
+def _registered(user, sent: str | None, pending: str):
+    # Only promise a notice on a channel the account can use: a number is used once it is
+    # verified, which the next page asks for.
+    if user.phone:
+        flash(pending + " " + _("Verifique su celular para que podamos avisarle por WhatsApp o SMS."), "success")
+        return redirect(url_for("account.verify_phone"))
+    if sent == "email":
+        flash(pending + " " + _("Le enviamos un enlace a %(email)s para confirmar su correo; allí le avisaremos.",
+                                email=user.email), "success")
+    else:
+        flash(pending, "success")
+    return redirect(url_for("home.dashboard"))
+
+
 def _start(user) -> None:
     services.start_session(user, user_agent=request.user_agent.string, remote_addr=_addr(), remember=False)
     login_user(user)
@@ -191,13 +229,16 @@ def register_cooperative():
     if form.validate_on_submit():
         try:
             _coop, user = services.register_cooperative(_cooperative_data(form), _user_data(form), remote_addr=_addr())
+            verification.set_channels(user, form.preferred_channel.data or None, form.whatsapp_opt_in.data,
+                                      remote_addr=_addr())
+            sent = _send_first_proof(user)
             _start(user)
             db.session.commit()
         except DomainError as error:
             _fail(form, error)
         else:
-            flash(_("Registro recibido. El equipo verificará su asociación; le avisaremos."), "success")
-            return redirect(url_for("home.dashboard"))
+            return _registered(user, sent, _("Registro recibido: su asociación queda pendiente de verificación "
+                                             "del equipo."))
     return render_template("accounts/register_cooperative.html", form=form)
 
 
@@ -233,13 +274,16 @@ def register_buyer():
     if form.validate_on_submit():
         try:
             _buyer, user = services.register_buyer(_buyer_data(form), _site_data(form), _user_data(form), remote_addr=_addr())
+            verification.set_channels(user, form.preferred_channel.data or None, form.whatsapp_opt_in.data,
+                                      remote_addr=_addr())
+            sent = _send_first_proof(user)
             _start(user)
             db.session.commit()
         except DomainError as error:
             _fail(form, error)
         else:
-            flash(_("Registro recibido. El equipo verificará su empresa; le avisaremos."), "success")
-            return redirect(url_for("home.dashboard"))
+            return _registered(user, sent, _("Registro recibido: su empresa queda pendiente de verificación "
+                                             "del equipo."))
     return render_template("accounts/register_buyer.html", form=form)
 
 
@@ -292,18 +336,21 @@ def profile():
 def password():
     form = PasswordChangeForm(prefix="pw")
     if form.validate_on_submit():
+        was_temporary = current_user.must_change_password
         try:
             services.change_password(
                 current_user, form.current_password.data, form.new_password.data,
                 user_agent=request.user_agent.string, remote_addr=_addr(),
             )
             login_user(current_user._get_current_object())
+            # Someone a manager added proves their own number once they are in.
+            verify = was_temporary and _send_code_quietly(current_user)
             db.session.commit()
         except DomainError as error:
             _fail(form, error)
         else:
             flash(_("Contraseña cambiada. Cerramos las demás sesiones abiertas."), "success")
-            return redirect(url_for("account.index"))
+            return redirect(url_for("account.verify_phone" if verify else "account.index"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/password.html", form=form), status
 
@@ -314,13 +361,256 @@ def change_login():
     form = LoginChangeForm(prefix="login")
     if form.validate_on_submit():
         try:
+            old_phone, old_email = current_user.phone, current_user.email
             services.change_login(current_user, form.current_password.data, form.phone.data, form.email.data, remote_addr=_addr())
+            new_phone = current_user.phone != old_phone and _send_code_quietly(current_user)
+            if current_user.email and current_user.email != old_email:
+                with contextlib.suppress(verification.TooManyCodes):
+                    verification.send_email_link(current_user, remote_addr=_addr())
             db.session.commit()
             flash(_("Datos de acceso actualizados."), "success")
+            if new_phone:
+                return redirect(url_for("account.verify_phone"))
             return redirect(url_for("account.index"))
         except DomainError as error:
             _fail(form, error)
     return _account_page(login_form=form), 422
+
+
+def _send_code_quietly(user) -> bool:
+    """Send a code to an unverified number; False when there is nothing to verify or the
+    number already had its share of codes (the page lets them ask again later)."""
+    if not user.phone or user.phone_verified_at is not None:
+        return False
+    try:
+        verification.send_phone_code(user, remote_addr=_addr())
+    except verification.TooManyCodes:
+        return True
+    return True
+
+
+# ------------------------------------------------------------- how we tell people
+
+
+def _code_limit_per_address() -> str:
+    return current_app.config.get("CODE_LIMIT_PER_ADDRESS", "10 per hour;30 per day")
+
+
+def _channels_page(form=None, status=200):
+    form = form or ChannelsForm(formdata=None, data={
+        "preferred_channel": current_user.preferred_channel,
+        "whatsapp_opt_in": verification.whatsapp_opted_in(current_user)})
+    return render_template("accounts/channels.html", form=form,
+                           warning=verification.channel_warning(current_user)), status
+
+
+@account_bp.get("/avisos")
+@login_required
+def channels():
+    return _channels_page()
+
+
+@account_bp.post("/avisos")
+@login_required
+def save_channels():
+    form = ChannelsForm()
+    if form.validate_on_submit():
+        try:
+            verification.set_channels(current_user, form.preferred_channel.data or None, form.whatsapp_opt_in.data,
+                                      remote_addr=_addr())
+            db.session.commit()
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            flash(_("Guardamos cómo le avisamos."), "success")
+            return redirect(url_for("account.channels"))
+    return _channels_page(form, 422)
+
+
+def _channel_name(channel: str) -> str:
+    return "WhatsApp" if channel == "whatsapp" else _("SMS")
+
+
+@account_bp.route("/verificar-celular", methods=["GET", "POST"])
+@login_required
+def verify_phone():
+    if not current_user.phone or current_user.phone_verified_at is not None:
+        flash(_("Su celular ya está verificado.") if current_user.phone else _("Su cuenta no tiene celular."), "info")
+        return redirect(url_for("account.channels"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            verification.confirm_phone(current_user, form.code.data, remote_addr=_addr())
+            db.session.commit()
+        except verification.CodeRejected as error:
+            db.session.commit()  # the try counts
+            form.attach_error(error)
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            flash(_("Celular verificado: ya le pueden llegar avisos por %(channel)s.",
+                    channel=_channel_name(verification.phone_channel(current_user))), "success")
+            return redirect(url_for("account.channels"))
+    if request.method == "POST":
+        status = 422
+    return render_template("accounts/verify_phone.html", form=form,
+                           channel_name=_channel_name(verification.phone_channel(current_user))), status
+
+
+@account_bp.post("/verificar-celular/enviar")
+@login_required
+@limiter.limit(_code_limit_per_address, scope="code-send")
+def send_phone_code():
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        verification.send_phone_code(current_user, remote_addr=_addr())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        flash(_("Le enviamos un código nuevo por %(channel)s. El anterior ya no sirve.",
+                channel=_channel_name(verification.phone_channel(current_user))), "success")
+    return redirect(url_for("account.verify_phone"))
+
+
+@account_bp.post("/verificar-correo/enviar")
+@login_required
+@limiter.limit(_code_limit_per_address, scope="code-send")
+def send_email_link():
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        verification.send_email_link(current_user, remote_addr=_addr())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    else:
+        flash(_("Le enviamos un enlace a %(email)s. Ábralo para verificar su correo.", email=current_user.email),
+              "success")
+    return redirect(url_for("account.channels"))
+
+
+@auth_bp.route("/correo/verificar/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per hour", methods=["POST"], scope="email-link")
+def verify_email(token: str):
+    # The link shows a button: a mail scanner that opens links verifies nothing.
+    if request.method == "GET":
+        error = None if verification.split_token(token) else _("Ese enlace no es válido.")
+        return render_template("accounts/verify_email.html", error=error)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        verification.confirm_email(token, remote_addr=_addr())
+        db.session.commit()
+    except verification.CodeRejected as error:
+        db.session.commit()
+        return render_template("accounts/verify_email.html", error=error.message), 410
+    flash(_("Correo verificado."), "success")
+    return redirect(url_for("account.channels" if current_user.is_authenticated else "auth.login"))
+
+
+# ------------------------------------------------------------------ password recovery
+
+
+def _recovery_limit_per_address() -> str:
+    return current_app.config.get("RECOVERY_LIMIT_PER_ADDRESS", "10 per hour;50 per day")
+
+
+def _recovery_limit_per_login() -> str:
+    return current_app.config.get("RECOVERY_LIMIT_PER_LOGIN", "3 per 15 minutes;10 per day")
+
+
+def _recovery_key() -> str:
+    return "recover:" + services.login_key(request.form.get("identifier", ""))
+
+
+def _recovery_code_key() -> str:
+    return "recover-code:" + (session.get("recovery") or "")
+
+
+@auth_bp.route("/recuperar", methods=["GET", "POST"])
+@limiter.limit(_recovery_limit_per_address, methods=["POST"], scope="recover-address")
+@limiter.limit(_recovery_limit_per_login, methods=["POST"], key_func=_recovery_key, scope="recover-login")
+def recover():
+    if current_user.is_authenticated:
+        return redirect(url_for("account.password"))
+    form = RecoveryRequestForm()
+    if form.validate_on_submit():
+        try:
+            kind, value = recovery.request_recovery(form.identifier.data, remote_addr=_addr())
+            db.session.commit()
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            session["recovery"] = value
+            return redirect(url_for("auth.recover_code" if kind == "phone" else "auth.recover_email"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/recover_start.html", form=form), status
+
+
+@auth_bp.get("/recuperar/correo")
+def recover_email():
+    identifier = session.get("recovery")
+    if not identifier or "@" not in identifier:
+        return redirect(url_for("auth.recover"))
+    return render_template("accounts/recover_email_sent.html", identifier=identifier)
+
+
+@auth_bp.route("/recuperar/codigo", methods=["GET", "POST"])
+@limiter.limit(_recovery_limit_per_address, methods=["POST"], scope="recover-code-address")
+@limiter.limit("10 per 15 minutes", methods=["POST"], key_func=_recovery_code_key, scope="recover-code-login")
+def recover_code():
+    identifier = session.get("recovery")
+    if not identifier or "@" in identifier:
+        return redirect(url_for("auth.recover"))
+    form = RecoveryCodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            recovery.reset_with_code(identifier, form.code.data, form.new_password.data, remote_addr=_addr())
+            db.session.commit()
+        except verification.CodeRejected as error:
+            db.session.commit()  # the try counts
+            form.attach_error(error)
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            session.pop("recovery", None)
+            flash(_("Contraseña cambiada. Cerramos todas las sesiones: entre con la nueva."), "success")
+            return redirect(url_for("auth.login"))
+    if request.method == "POST":
+        status = 422
+    return render_template("accounts/recover_code.html", form=form, identifier=identifier), status
+
+
+@auth_bp.route("/recuperar/enlace/<token>", methods=["GET", "POST"])
+@limiter.limit(_recovery_limit_per_address, methods=["POST"], scope="recover-link-address")
+def recover_link(token: str):
+    if not recovery.link_is_live(token):
+        return render_template("accounts/recover_link.html", form=None), 410
+    form = RecoveryLinkForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            recovery.reset_with_link(token, form.new_password.data, remote_addr=_addr())
+            db.session.commit()
+        except verification.CodeRejected:
+            db.session.commit()
+            return render_template("accounts/recover_link.html", form=None), 410
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            flash(_("Contraseña cambiada. Cerramos todas las sesiones: entre con la nueva."), "success")
+            return redirect(url_for("auth.login"))
+    if request.method == "POST":
+        status = 422
+    return render_template("accounts/recover_link.html", form=form), status
 
 
 @account_bp.post("/tokens")
@@ -491,6 +781,26 @@ def member_active(membership_id: int):
     return redirect(url_for("org.members"))
 
 
+@org_bp.post("/miembros/<int:membership_id>/contrasena")
+@member_required
+def member_password(membership_id: int):
+    membership = services.get_membership(current_user, membership_id)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        recovery.reset_member_password(current_user, membership, remote_addr=_addr())
+        db.session.commit()
+        flash(_("Enviamos una contraseña temporal a %(name)s por su canal de avisos. Sus sesiones se cerraron y "
+                "deberá cambiarla al entrar.", name=membership.user.full_name), "success")
+    except DomainError as error:
+        db.session.rollback()
+        if error.status_code == 403:
+            raise
+        flash(str(error.message), "error")
+    return redirect(url_for("org.members"))
+
+
 def _current_buyer() -> Buyer:
     org = current_user.organisation
     if not isinstance(org, Buyer):
@@ -641,6 +951,8 @@ def _label_globals(state):
     state.app.jinja_env.globals.update(
         org_status_label=services.status_label,
         role_label=lambda role: services.ROLE_LABELS.get(role, ""),
+        channel_label=lambda channel: dict(CHANNEL_CHOICES).get(channel, channel),
         kind_label=lambda kind: services.KIND_LABELS.get(kind, ""),
         legal_form_label=lambda value: services.LEGAL_FORMS.get(value, value),
     )
+    state.app.jinja_env.filters["mobile"] = format_mobile

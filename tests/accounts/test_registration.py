@@ -27,7 +27,9 @@ BUYER = {
 
 def test_a_cooperative_registers_and_waits_for_verification(app, client):
     response = client.post("/registro/cooperativa", data=COOP)
-    assert response.status_code == 302 and response.headers["Location"] == "/inicio"
+    # The next page asks for the code sent to the number; the site is usable meanwhile.
+    assert response.status_code == 302 and response.headers["Location"] == "/cuenta/verificar-celular"
+    assert "Verifique su celular" in client.get("/cuenta/verificar-celular").get_data(as_text=True)
     home = client.get("/inicio").get_data(as_text=True)
     assert "pendiente de verificación" in home and "Asociación de Cacaoteros del Mira" in home
     with app.app_context():
