@@ -121,13 +121,17 @@ class ConversationKind:
     """A guided conversation. ``start_words`` (upper case, no accents) start it when a
     known user sends one; ``can_start(user)`` says whether this user may; ``start`` and
     ``step`` receive the live ``Conversation`` row, change its ``step``/``state`` and return
-    the next question. Returning ``done=True`` ends it (the row is deleted)."""
+    the next question. Returning ``done=True`` ends it (the row is deleted).
+    ``expired``, when given, answers a message that reaches a conversation past its
+    ``expires_at`` and that no start word or other handler took (the row is deleted
+    either way), so the person hears that it timed out and how to start over."""
 
     kind: str
     start_words: tuple[str, ...]
     can_start: Callable[[User], bool]
     start: Callable[[Conversation, InboundContext], Reply]
     step: Callable[[Conversation, InboundContext], tuple[Reply, bool]]
+    expired: Callable[[Conversation, InboundContext], Reply] | None = None
 
 
 CONVERSATIONS: dict[str, ConversationKind] = {}
