@@ -4,7 +4,8 @@ orders, shipments and demands. Idempotent: existing rows are left as they are.
 
 Each room has its own module: ``people`` (organisations and users), ``listings`` (the
 catalogue and today's lots), ``history`` and ``history_rows`` (the past year's sales) and
-``today`` (orders in every state and open demands, through the real services).
+``today`` (orders in every state and open demands, through the real services); ``channels``
+gives each person a channel (WhatsApp, SMS or e-mail) for the notices.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 
 from marketplace.accounts import passwords
 from marketplace.core.models import utcnow
+from marketplace.demo.channels import seed_channels
 from marketplace.demo.history import HISTORY_KEY, seed_history
 from marketplace.demo.listings import seed_listings
 from marketplace.demo.people import pick_cooperative_municipalities, seed_people
@@ -20,8 +22,8 @@ from marketplace.demo.report import Report
 from marketplace.demo.today import seed_demands, seed_orders
 from marketplace.extensions import db
 
-__all__ = ["HISTORY_KEY", "Report", "pick_cooperative_municipalities", "seed", "seed_demands", "seed_history",
-           "seed_listings", "seed_orders", "seed_people"]
+__all__ = ["HISTORY_KEY", "Report", "pick_cooperative_municipalities", "seed", "seed_channels", "seed_demands",
+           "seed_history", "seed_listings", "seed_orders", "seed_people"]
 
 
 def seed(password: str) -> Report:
@@ -29,6 +31,8 @@ def seed(password: str) -> Report:
     password_hash = passwords.hash_password(password)
     rng = random.Random(1581)  # a repeatable demo, not a secret
     seed_people(report, password_hash, rng, utcnow())
+    db.session.flush()
+    seed_channels(utcnow())
     db.session.flush()
     report.created["listings"] = seed_listings(rng)
     db.session.flush()
