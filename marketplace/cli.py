@@ -35,6 +35,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(geo)
     app.cli.add_command(catalog)
     app.cli.add_command(orders)
+    app.cli.add_command(messaging)
     app.cli.add_command(check_invariants)
 
 
@@ -134,38 +135,95 @@ def orders() -> None:
 @orders.command("sweep")
 @with_appcontext
 def orders_sweep() -> None:
-    """Expire unanswered orders, cancel unpaid card orders, send pending refunds and e-mails
-    (run from cron every minute or two)."""
+    """Expire unanswered orders, cancel unpaid card orders, send pending refunds and the
+    messages waiting in the outbox (run from cron every minute or two)."""
     click.echo(_upkeep())
+    click.echo(_messaging_round())
 
 
 def _upkeep() -> str:
-    from marketplace.orders import notifications, payments, services
+    from marketplace.orders import payments, services
 
     result = services.sweep()
     db.session.commit()
     refunds = payments.push_refunds()
-    mails = notifications.deliver()
     return (f"{result['expired']} partes vencidas, {result['cancelled']} canceladas por falta de pago, "
-            f"{refunds} reembolsos enviados, {mails} avisos por correo enviados.")
+            f"{refunds} reembolsos enviados.")
+
+
+def _messaging_round() -> str:
+    from marketplace.messaging import outbox
+
+    return outbox.summary(outbox.run_once())
 
 
 @orders.command("work")
 @click.option("--interval", default=15, show_default=True, type=click.IntRange(1, 3600),
-              help="Segundos entre rondas.")
+              help="Segundos entre barridos de pedidos y reembolsos.")
 @with_appcontext
 def orders_work(interval: int) -> None:
-    """Keep doing the sweep's work every few seconds (a long-running worker process)."""
+    """Keep the sweep going every ``--interval`` seconds and the messaging outbox every
+    ``MESSAGING_INTERVAL_SECONDS`` (a long-running worker process), so a notice reaches its
+    provider within seconds of the change that wrote it."""
+    _work_loop({"sweep": (float(interval), _upkeep),
+                "messaging": (float(current_app.config["MESSAGING_INTERVAL_SECONDS"]), _messaging_round)})
+
+
+def _work_loop(tasks: dict, *, rounds: int | None = None, sleep=None) -> None:
+    """Run each task ``(every_seconds, function)`` when it is due, forever (or ``rounds``
+    times around the loop, for tests). A task's error is reported and rolled back; the
+    next round tries again."""
     import time
 
-    while True:
-        try:
-            message = _upkeep()
-            if not message.startswith("0 partes vencidas, 0 canceladas por falta de pago, 0 reembolsos enviados, 0 "):
-                click.echo(message)
-        except Exception as exc:  # keep the worker alive; the next round retries
-            db.session.rollback()
-            click.echo(f"Error: {exc}", err=True)
-        finally:
-            db.session.remove()
-        time.sleep(interval)
+    sleep = sleep or time.sleep
+    due = {name: 0.0 for name in tasks}
+    done = 0
+    while rounds is None or done < rounds:
+        for name, (every, task) in tasks.items():
+            if time.monotonic() < due[name]:
+                continue
+            try:
+                message = task()
+                if message and not _idle(message):
+                    click.echo(message)
+            except Exception as exc:  # keep the worker alive; the next round retries
+                db.session.rollback()
+                click.echo(f"Error ({name}): {exc}", err=True)
+            finally:
+                db.session.remove()
+            due[name] = time.monotonic() + every
+        done += 1
+        sleep(max(0.05, min(due.values()) - time.monotonic()))
+
+
+def _idle(message: str) -> bool:
+    """Whether a round's report says it did nothing (only rounds that did something are shown)."""
+    import re
+
+    return not re.search(r"[1-9]", message)
+
+
+@click.group("messaging")
+def messaging() -> None:
+    """Messages by e-mail, WhatsApp and SMS: the outbox worker."""
+
+
+messaging.add_command(templates_command)
+
+
+@messaging.command("send")
+@with_appcontext
+def messaging_send() -> None:
+    """One round of the outbox: expand pending notices and send the messages due."""
+    click.echo(_messaging_round())
+
+
+@messaging.command("work")
+@click.option("--interval", default=None, type=click.FloatRange(0.1, 3600),
+              help="Segundos entre rondas (por defecto MESSAGING_INTERVAL_SECONDS).")
+@with_appcontext
+def messaging_work(interval: float | None) -> None:
+    """Keep sending messages (only messages: run it in its own process so nothing else
+    delays a notice)."""
+    every = interval if interval is not None else float(current_app.config["MESSAGING_INTERVAL_SECONDS"])
+    _work_loop({"messaging": (every, _messaging_round)})

@@ -6,6 +6,7 @@ Nothing here touches a Flask app; ``load_config`` returns a plain dict that
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -34,6 +35,66 @@ def _development_secret_key() -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _json(name: str) -> dict:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a JSON object: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise RuntimeError(f"{name} must be a JSON object.")
+    return parsed
+
+
+def _messaging() -> dict:
+    """Messaging providers (marketplace/messaging/providers). A channel whose provider has no
+    credentials writes its messages to the log (provider "log"); ``*_PROVIDER`` names one
+    explicitly. Secrets come only from the environment."""
+    return {
+        # WhatsApp: "meta" (Cloud API), "twilio", or "log"; empty: whichever has credentials.
+        "WHATSAPP_PROVIDER": os.environ.get("WHATSAPP_PROVIDER", "").strip().lower(),
+        "WHATSAPP_ACCESS_TOKEN": os.environ.get("WHATSAPP_ACCESS_TOKEN", ""),
+        "WHATSAPP_PHONE_NUMBER_ID": os.environ.get("WHATSAPP_PHONE_NUMBER_ID", ""),
+        "WHATSAPP_APP_SECRET": os.environ.get("WHATSAPP_APP_SECRET", ""),
+        "WHATSAPP_VERIFY_TOKEN": os.environ.get("WHATSAPP_VERIFY_TOKEN", ""),
+        # {"new_order": "pedido_nuevo_v2", ...}: a notice kind's approved template name when
+        # it differs from the kind's default.
+        "WHATSAPP_TEMPLATES": _json("WHATSAPP_TEMPLATES"),
+        # Only for a local fake of the Graph API (tests, benchmarks).
+        "WHATSAPP_API_BASE_URL": os.environ.get("WHATSAPP_API_BASE_URL", ""),
+        # SMS: "twilio" or "log"; empty: Twilio when its credentials and sender are set.
+        "SMS_PROVIDER": os.environ.get("SMS_PROVIDER", "").strip().lower(),
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
+        "TWILIO_SMS_FROM": os.environ.get("TWILIO_SMS_FROM", ""),
+        "TWILIO_MESSAGING_SERVICE_SID": os.environ.get("TWILIO_MESSAGING_SERVICE_SID", ""),
+        "TWILIO_WHATSAPP_FROM": os.environ.get("TWILIO_WHATSAPP_FROM", ""),
+        # {"new_order": "HX...", "accept": {"es": "HX...", "en": "HX..."}}: the Content API
+        # templates WhatsApp-through-Twilio sends when the 24-hour window is closed.
+        "TWILIO_WHATSAPP_CONTENT_SIDS": _json("TWILIO_WHATSAPP_CONTENT_SIDS"),
+        # Where Twilio reports each message's delivery (empty: the Messaging Service's setting).
+        "TWILIO_STATUS_CALLBACK_URL": os.environ.get("TWILIO_STATUS_CALLBACK_URL", ""),
+        # Only for a local fake of Twilio's API (tests, benchmarks).
+        "TWILIO_API_BASE_URL": os.environ.get("TWILIO_API_BASE_URL", ""),
+        # What a message costs, in COP (Decimal strings): an SMS part to a Colombian mobile
+        # through Twilio (about USD 0.045), a business-initiated utility WhatsApp template to
+        # Colombia (about USD 0.001 in Meta's per-message rates), and a free text inside the
+        # 24-hour window (not billed by Meta). Twilio's own per-message fee is extra.
+        "SMS_COST_PER_SEGMENT": os.environ.get("SMS_COST_PER_SEGMENT", "180"),
+        "WHATSAPP_COST_PER_TEMPLATE": os.environ.get("WHATSAPP_COST_PER_TEMPLATE", "4"),
+        "WHATSAPP_COST_PER_SESSION_MESSAGE": os.environ.get("WHATSAPP_COST_PER_SESSION_MESSAGE", "0"),
+        # The worker: seconds between outbox rounds, tries before a message is failed, and
+        # every provider call's time limit (well under the claim a worker holds on a message).
+        "MESSAGING_INTERVAL_SECONDS": float(os.environ.get("MESSAGING_INTERVAL_SECONDS") or 2),
+        "MESSAGING_MAX_ATTEMPTS": _int("MESSAGING_MAX_ATTEMPTS", 6),
+        "MESSAGING_TIMEOUT_SECONDS": float(os.environ.get("MESSAGING_TIMEOUT_SECONDS") or 8),
+        # The largest photo taken from an inbound WhatsApp message, in bytes.
+        "MESSAGING_MEDIA_MAX_BYTES": _int("MESSAGING_MEDIA_MAX_BYTES", 10 * 1024 * 1024),
+    }
 
 
 def load_config() -> dict:
@@ -117,6 +178,7 @@ def load_config() -> dict:
         # Messaging (marketplace/messaging): the WhatsApp template language per locale.
         "WHATSAPP_TEMPLATE_LANGUAGES": {"es": os.environ.get("WHATSAPP_TEMPLATE_LANGUAGE_ES", "es"),
                                         "en": os.environ.get("WHATSAPP_TEMPLATE_LANGUAGE_EN", "en_US")},
+        **_messaging(),
         "PLATFORM_FEE_PERCENT": os.environ.get("PLATFORM_FEE_PERCENT", "3"),
         "COOPERATIVE_FEE_PERCENT": os.environ.get("COOPERATIVE_FEE_PERCENT", "0"),
         "ORDER_ACCEPT_HOURS": _int("ORDER_ACCEPT_HOURS", 48),

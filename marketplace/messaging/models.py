@@ -58,6 +58,8 @@ class Notice(db.Model):
     expanded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # After a failed expansion (a broken render...), when the worker tries again.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(db.Model):
