@@ -41,7 +41,6 @@ from marketplace.messaging.models import Conversation, Inbound, Message, Notice 
 from marketplace.orders.models import (  # noqa: F401
     CartItem,
     Dispute,
-    Notification,
     Order,
     OrderLine,
     OrderPart,

@@ -26,6 +26,7 @@ from marketplace.core.models import bogota_date, utcnow
 from marketplace.core.text import clean_text
 from marketplace.core.types import grams
 from marketplace.extensions import db
+from marketplace.messaging.services import notify
 from marketplace.orders import adjustments
 from marketplace.orders.common import (
     BUYER_ROLES,
@@ -44,7 +45,6 @@ from marketplace.orders.models import (
     Dispute,
     DisputeKind,
     DisputeStatus,
-    Notification,
     Order,
     OrderPart,
     PartEvent,
@@ -91,7 +91,8 @@ TRANSITIONS: dict[str, Transition] = {
     "cancel": Transition((PartStatus.PLACED, PartStatus.ACCEPTED), PartStatus.CANCELLED,
                          ("buyer", "coop", "staff", "system")),
 }
-# Transitions the buyer hears about by e-mail (the cooperative hears of each new order).
+# Transitions the buyer is told about (``orders.messages``); the cooperative is told of each
+# new order, cancellation, dispute and payout.
 NOTIFIED_ACTIONS = frozenset({"accept", "decline", "expire", "ready", "deliver"})
 STATUS_LABELS = {
     PartStatus.PLACED: _l("Recibido, esperando respuesta"),
@@ -165,7 +166,11 @@ def _move(part: OrderPart, action: str, actor: User | None, now: datetime, note:
                  organisation_id=part.cooperative_id,
                  before={"status": previous.value}, after={"status": rule.target.value}, note=note)
     if action in NOTIFIED_ACTIONS:
-        db.session.add(Notification(kind=action, part_id=part.id, created_at=now))
+        notify(action, subject_id=part.id, organisation_id=part.order.buyer_id, now=now)
+    elif action == "cancel":
+        # Both sides hear of it, except the one that cancelled (``messages.cancel_recipients``).
+        notify("cancel", subject_id=part.id, organisation_id=part.cooperative_id, now=now,
+               payload={"by": role, "reason": None if role == "system" else note})
     if rule.target in CLOSED_WITHOUT_SALE:
         # In listing-id order, as placement takes it, so the row locks never form a cycle.
         for line in sorted(part.lines, key=lambda ln: ln.listing_id):
@@ -255,6 +260,7 @@ def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: 
                 raise DomainError(_l("Máximo %(max)d caracteres.", max=1000), name)
     _move(part, "deliver", actor, now)
     tolerance = Decimal(str(current_app.config["SHORTFALL_DISPUTE_PERCENT"])) / HUNDRED
+    disputed: list[int] = []
     for r in receipts:
         line = by_id[r.line_id]
         line.received_kg = r.received_kg.quantize(units.KG_STEP, ROUND_HALF_UP)
@@ -263,6 +269,7 @@ def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: 
             if line.quantity_kg - line.received_kg > line.quantity_kg * tolerance:
                 db.session.add(Dispute(line=line, kind=DisputeKind.SHORTFALL, status=DisputeStatus.OPEN,
                                        opened_by_id=actor.id, opened_at=now))
+                disputed.append(line.id)
                 audit.record("dispute.opened", "order_line", line.id, actor=actor,
                              organisation_id=part.order.buyer_id,
                              after={"kind": "shortfall", "ordered_kg": str(line.quantity_kg),
@@ -273,8 +280,12 @@ def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: 
             line.rejection_photo_key = r.photo_key
             db.session.add(Dispute(line=line, kind=DisputeKind.QUALITY, status=DisputeStatus.OPEN,
                                    opened_by_id=actor.id, opened_at=now))
+            disputed.append(line.id)
             audit.record("dispute.opened", "order_line", line.id, actor=actor, organisation_id=part.order.buyer_id,
                          after={"reason": line.rejection_reason})
+    if disputed:  # the cooperative hears of it at once (``orders.messages``)
+        notify("dispute", subject_id=part.id, organisation_id=part.cooperative_id, now=now,
+               payload={"lines": disputed})
     audit.record("order_part.received", "order_part", part.id, actor=actor, organisation_id=part.order.buyer_id,
                  after={str(r.line_id): {"received_kg": str(r.received_kg), "accepted": r.accepted}
                         for r in receipts})
@@ -352,6 +363,8 @@ def settle(actor: User, part: OrderPart, reference: str | None, now: datetime | 
     part.payout_status = PayoutStatus.PAID
     part.payout_reference = reference
     adjustments.apply_to_payout(actor, part, now)
+    notify("payout", subject_id=part.id, organisation_id=part.cooperative_id, now=now,
+           payload={"amount": str(adjustments.transfer_amount(part)), "reference": reference})
 
 
 def transition(actor: User, part: OrderPart, action: str, **kwargs) -> None:

@@ -185,6 +185,10 @@ class OrderPart(db.Model):
     payout_reference: Mapped[str | None] = mapped_column(String(80))
     decline_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the sweep reminded the cooperative that the part is still unanswered, 12 hours and
+    # 2 hours before it declines itself: set by a guarded UPDATE, so each is written once.
+    reminded_12h_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_2h_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     order: Mapped[Order] = relationship(back_populates="parts")
     cooperative: Mapped[Cooperative] = relationship()
@@ -323,24 +327,6 @@ class Dispute(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     line: Mapped[OrderLine] = relationship(back_populates="dispute")
-
-
-class Notification(db.Model):
-    """An e-mail owed about an order part (new order, accepted, ready, delivered), written in
-    the same transaction as the change and sent afterwards by ``flask orders work`` or
-    ``flask orders sweep``: an order never waits on, or fails because of, a mail server."""
-
-    __tablename__ = "notification"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
-    part_id: Mapped[int] = mapped_column(ForeignKey("order_part.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-
-    part: Mapped[OrderPart] = relationship()
 
 
 class CartItem(db.Model):

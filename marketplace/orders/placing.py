@@ -34,6 +34,7 @@ from marketplace.core.types import grams
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
 from marketplace.logistics.models import AccessLeg, RouteDistance
+from marketplace.messaging.models import Notice
 from marketplace.orders.common import (
     CENTS,
     MAX_LINES,
@@ -49,7 +50,6 @@ from marketplace.orders.common import (
 )
 from marketplace.orders.models import (
     CartItem,
-    Notification,
     Order,
     OrderLine,
     OrderPart,
@@ -469,9 +469,11 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
                 price_per_kg=ln.price_per_kg, quality=Quality.PENDING,
             ), product=listing.product, grade=listing.grade, dispute=None))
     db.session.flush()  # one batched INSERT for the parts, one for the lines
-    # The outbox rows nothing reads back: one plain multi-row INSERT.
-    db.session.execute(Notification.__table__.insert(), [
-        {"kind": notify_kind, "part_id": part.id, "created_at": now, "attempts": 0} for part in created])
+    # Each cooperative is told of its own part (``orders.messages``), by the messaging worker:
+    # placing waits on no provider. The notices nothing reads back: one plain multi-row INSERT.
+    db.session.execute(Notice.__table__.insert(), [
+        {"kind": notify_kind, "subject_id": part.id, "organisation_id": part.cooperative_id, "created_at": now,
+         "attempts": 0} for part in created])
     if from_cart:  # the web cart's lines are now ordered
         db.session.execute(
             CartItem.__table__.delete().where(CartItem.user_id == actor.id,

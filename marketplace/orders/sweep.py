@@ -1,18 +1,20 @@
-"""The periodic sweep: parts nobody answered expire, unpaid card orders are cancelled.
+"""The periodic sweep: parts nobody answered expire, unpaid card orders are cancelled, and
+cooperatives are reminded 12 hours and 2 hours before an unanswered part declines itself.
 
 Functions take plain values and the acting user, flush, and leave the commit to the caller.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from marketplace.catalog.models import Listing
 from marketplace.core.errors import Conflict
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
+from marketplace.messaging.services import notify
 from marketplace.orders.common import _aware, lock_order
 from marketplace.orders.lifecycle import (
     TRANSITIONS,
@@ -72,4 +74,42 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         else:
             expired += 1
     db.session.flush()
-    return {"expired": expired, "cancelled": cancelled}
+    return {"expired": expired, "cancelled": cancelled, "reminded": remind(now)}
+
+
+# (notice kind, hours before the part declines itself, the column that records it was sent)
+REMINDERS = (("reminder_12h", 12, OrderPart.reminded_12h_at), ("reminder_2h", 2, OrderPart.reminded_2h_at))
+
+
+def remind(now: datetime | None = None) -> int:
+    """Remind each cooperative of its parts still waiting for an answer: once 12 hours before
+    the part declines itself, once 2 hours before. Each reminder is written once, whatever
+    runs beside it: the part's column is set by an UPDATE that only a part still placed,
+    not yet reminded, wins. A reminder is due only inside its own span (the 12-hour one
+    while more than 2 hours are left), and only for a part that had longer than that to
+    answer: one placed with less than 12 hours gets only the 2-hour reminder."""
+    now = now or utcnow()
+    written = 0
+    for index, (kind, hours, column) in enumerate(REMINDERS):
+        before = timedelta(hours=hours)
+        after = timedelta(hours=REMINDERS[index + 1][1]) if index + 1 < len(REMINDERS) else timedelta(0)
+        due = db.session.execute(
+            select(OrderPart.id, OrderPart.cooperative_id, OrderPart.respond_by, Order.placed_at)
+            .join(Order, Order.id == OrderPart.order_id)
+            .where(OrderPart.status == PartStatus.PLACED, column.is_(None),
+                   OrderPart.respond_by > now + after, OrderPart.respond_by <= now + before)
+            .order_by(OrderPart.id)).all()
+        for part_id, cooperative_id, respond_by, placed_at in due:
+            if _aware(respond_by) - _aware(placed_at) <= before:
+                continue  # placed with less time than that to answer: the new order said it all
+            won = db.session.execute(
+                update(OrderPart)
+                .where(OrderPart.id == part_id, OrderPart.status == PartStatus.PLACED, column.is_(None),
+                       OrderPart.respond_by > now)
+                .values({column.key: now})
+                .execution_options(synchronize_session=False))
+            if won.rowcount == 1:
+                notify(kind, subject_id=part_id, organisation_id=cooperative_id, now=now)
+                written += 1
+    db.session.flush()
+    return written

@@ -16,7 +16,8 @@ from marketplace.core.models import AuditEvent
 from marketplace.extensions import db
 from marketplace.matching import services
 from marketplace.matching.models import Demand, DemandStatus, Offer, OfferStatus, Proposal
-from marketplace.orders.models import Notification, Order
+from marketplace.messaging.models import Notice
+from marketplace.orders.models import Order
 from tests.matching.conftest import (
     END,
     START,
@@ -60,7 +61,7 @@ def test_offers_and_listings_compete_and_acceptance_places_the_split_order(app, 
         demand = db.session.get(Demand, demand_id)
         assert demand.status == DemandStatus.ORDERED and demand.order_id == order.id
         assert db.session.get(Offer, offer_b).status == OfferStatus.CHOSEN
-        kinds = set(db.session.scalars(select(Notification.kind)))
+        kinds = set(db.session.scalars(select(Notice.kind)))
         assert kinds == {"offer_chosen"}
 
 
