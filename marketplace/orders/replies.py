@@ -123,9 +123,9 @@ def _act(context: hooks.InboundContext, action: str, part: OrderPart, reason: st
                            f"{action} {number}: {error.message}"[:200])
     buyer = part.order.buyer.name
     if action == "accept":
-        return hooks.Reply(_("Listo: aceptó el pedido %(number)s de %(buyer)s. Le avisamos al comprador.",
+        return hooks.Reply(_("Listo: pedido %(number)s aceptado. Le avisamos al comprador (%(buyer)s).",
                              number=number, buyer=buyer), f"aceptó la parte {part.id} ({number})")
-    return hooks.Reply(_("Listo: rechazó el pedido %(number)s de %(buyer)s. Le avisamos al comprador.",
+    return hooks.Reply(_("Listo: pedido %(number)s rechazado. Le avisamos al comprador (%(buyer)s).",
                          number=number, buyer=buyer), f"rechazó la parte {part.id} ({number})")
 
 
