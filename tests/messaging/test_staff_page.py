@@ -184,3 +184,10 @@ def test_the_page_shows_the_months_spend_and_opt_outs(app, login_as, factory):
     alone = client.get(f"/admin/mensajes?mes=2026-11&organizacion={other_id}").get_data(as_text=True)
     assert "$ 1.234,50" not in alone and "SMS: 0" in alone
 
+
+
+def test_english_labels(login_as):
+    client, _person = login_as("staff_auditor")
+    client.post("/idioma", data={"lang": "en", "next": "/admin/mensajes"})
+    page = client.get("/admin/mensajes").get_data(as_text=True)
+    assert "Messages" in page
