@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 from marketplace.core.text import forbidden_character
 from marketplace.extensions import db
+from marketplace.messaging.template_list import templates_command
 
 
 class SafeText(click.ParamType):
