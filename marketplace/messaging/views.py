@@ -13,7 +13,7 @@ from marketplace.accounts.models import Organisation, User
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
 from marketplace.extensions import db
-from marketplace.messaging import hooks, reports
+from marketplace.messaging import gsm, hooks, reports
 from marketplace.messaging.models import Channel, Message, MessageStatus
 
 bp = Blueprint("messaging", __name__, template_folder="templates")
@@ -121,8 +121,6 @@ def _as_phone(message: Message, user: User | None, *, show_secrets: bool) -> dic
     view = {"message": message, "user": user, "body": body, "hidden": hidden,
             "buttons": [title for _payload, title in (message.buttons or [])]}
     if message.channel == Channel.SMS:
-        from marketplace.messaging import gsm
-
         encoding, parts = (None, None) if hidden else gsm.segments(message.body or "")
         view.update(encoding=encoding, segments=message.segments or parts,
                     characters=None if hidden else len(message.body or ""))
