@@ -83,3 +83,9 @@ def test_in_production_without_providers_only_staff_and_secrets_masked(make_app,
     login(staff, factory.staff())
     page = staff.get("/dev/mensajes").get_data(as_text=True)
     assert "Nuevo pedido 1842" in page and "493817" not in page and "(contenido secreto)" in page
+
+
+def test_the_footer_links_to_it_outside_production_only(make_app):
+    assert 'href="/dev/mensajes"' in make_app(APP_ENV="development").test_client().get("/entrar").get_data(as_text=True)
+    production = make_app(APP_ENV="production").test_client().get("/entrar").get_data(as_text=True)
+    assert "/dev/mensajes" not in production
