@@ -157,3 +157,36 @@ class Conversation(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MediaStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for the worker (again after a failed try, at ``next_attempt_at``)
+    DONE = "done"        # fetched and handed to its handler
+    FAILED = "failed"    # given up: ``last_error`` says why
+
+
+class MediaFetch(db.Model):
+    """A photo someone sent in a chat, to be downloaded from the provider by the worker
+    (never inside the webhook) and handed to the handler registered for ``purpose``
+    (``media.MEDIA_HANDLERS``: catalog's "listing_photo" attaches it to listing
+    ``subject_id``). ``media_ref`` is Meta's media id or Twilio's MediaUrl."""
+
+    __tablename__ = "media_fetch"
+    __table_args__ = (Index("ix_media_fetch_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "message_channel"))
+    provider: Mapped[str | None] = mapped_column(String(20))
+    media_ref: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[MediaStatus] = mapped_column(str_enum(MediaStatus, "media_status"), default=MediaStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(Integer)  # bytes received
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
