@@ -52,7 +52,7 @@ def staff_log():
     inbound messages."""
     args = request.args
     context = {"args": args, "channels": list(Channel), "statuses": list(MessageStatus),
-               "kinds": sorted(hooks.NOTICE_KINDS)}
+               "kinds": sorted({*hooks.NOTICE_KINDS, "reply"})}
     try:
         filters = reports.make_filters(organisation=args.get("organizacion"), channel=args.get("canal"),
                                        status=args.get("estado"), kind=args.get("tipo"), month=args.get("mes"))
