@@ -16,9 +16,10 @@ SMS parts and cost are recorded; a secret's digits are masked once a real provid
 
 Both commit as they go: they run in the worker (an edge), never in a user's request.
 
-By SMS a notice's buttons are spelled as words to answer: a button's payload is the text
-that does the same by SMS ("SI 1842"), so "Responda SI 1842 (Aceptar) o NO 1842
-(Rechazar)" is added to the short text unless it already names them.
+By SMS a notice's buttons are spelled as words to answer when a button's payload is the
+text that does the same by SMS ("SI 1842"): "Responda SI 1842 (Aceptar) o NO 1842
+(Rechazar)" is added to the short text unless it already names them. Machine payloads
+("accept:12") are not spelled: the kind's short text says how to answer.
 """
 
 from __future__ import annotations
@@ -148,9 +149,14 @@ class _Rendered:
         self.rendered, self.sms, self.locale = rendered, sms, locale
 
 
+# A payload made of words and numbers ("SI 1842") can be typed as an SMS answer; a machine
+# payload ("accept:12") cannot, and the kind's short text says how to answer instead.
+_TYPEABLE = re.compile(r"^[^\W_]+(?: [^\W_]+)*$")
+
+
 def _spell_buttons(short: str, buttons) -> str:
     missing = [(str(payload), str(title)) for payload, title in buttons or ()
-               if str(payload).upper() not in short.upper()]
+               if _TYPEABLE.match(str(payload)) and str(payload).upper() not in short.upper()]
     if not missing:
         return short
     choices = [_("%(words)s (%(title)s)", words=words, title=title) for words, title in missing]

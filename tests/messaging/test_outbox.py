@@ -490,3 +490,82 @@ def test_two_workers_at_once_send_each_message_once(app, factory, kinds, whatsap
     assert len(whatsapp_fake.messages) == 12
     assert len({m["to"] for m in whatsapp_fake.messages}) == 12
     assert all(m.attempts == 1 for m in _messages(app))
+
+
+def test_sms_does_not_spell_machine_payloads(app, factory):
+    def render(notice, user):
+        return hooks.Rendered(subject="s", text="t", short="Pedido 7. Responda SI 7 o NO 7",
+                              buttons=[("accept:7", "Aceptar"), ("decline:7", "Rechazar")])
+
+    hooks.register_notice(hooks.NoticeKind("test_machine", _recipients, render, template="x"))
+    try:
+        user = _person(app, factory, "sms")
+        _notify(app, [user], kind="test_machine")
+        with app.app_context():
+            outbox.expand()
+        assert _messages(app)[0].body == "Pedido 7. Responda SI 7 o NO 7"
+    finally:
+        hooks.NOTICE_KINDS.pop("test_machine")
+
+
+# ---------------------------------------------------------------------------- the worker commands
+
+
+def test_flask_messaging_send_runs_one_round(app, factory, kinds, twilio_fake):
+    user = _person(app, factory, "sms")
+    _notify(app, [user])
+    result = app.test_cli_runner().invoke(args=["messaging", "send"])
+    assert result.exit_code == 0, result.output
+    assert "1 avisos preparados, 1 mensajes enviados" in result.output
+    assert len(twilio_fake.messages) == 1
+
+
+def test_flask_orders_sweep_also_sends_messages(app, factory, kinds, twilio_fake):
+    user = _person(app, factory, "sms")
+    _notify(app, [user])
+    result = app.test_cli_runner().invoke(args=["orders", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "reembolsos enviados" in result.output and "1 mensajes enviados" in result.output
+    assert len(twilio_fake.messages) == 1
+
+
+def test_work_loop_runs_messaging_every_few_seconds_and_the_sweep_every_interval(app, monkeypatch):
+    import time
+
+    from marketplace import cli
+
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    runs = {"sweep": [], "messaging": []}
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    def task(name):
+        def run():
+            runs[name].append(clock[0] - 1000)
+            if name == "sweep" and len(runs[name]) == 2:
+                raise RuntimeError("base de datos caída")  # reported; the loop goes on
+            return ""
+        return run
+
+    with app.app_context():
+        cli._work_loop({"sweep": (15.0, task("sweep")), "messaging": (2.0, task("messaging"))}, rounds=16,
+                       sleep=sleep)
+    # Each round wakes for whichever is due next: messaging every 2 s, the sweep every 15 s,
+    # the sweep's failure at 15 s changing neither.
+    assert runs["messaging"] == [2.0 * n for n in range(15)]
+    assert runs["sweep"] == [0.0, 15.0]
+
+
+def test_flask_orders_work_uses_the_messaging_interval(app, monkeypatch):
+    from marketplace import cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "_work_loop", lambda tasks, **kw: seen.update(
+        {name: every for name, (every, _task) in tasks.items()}))
+    app.config["MESSAGING_INTERVAL_SECONDS"] = 2
+    assert app.test_cli_runner().invoke(args=["orders", "work"]).exit_code == 0
+    assert seen == {"sweep": 15.0, "messaging": 2.0}
+    assert app.test_cli_runner().invoke(args=["messaging", "work", "--interval", "0.5"]).exit_code == 0
+    assert seen["messaging"] == 0.5
