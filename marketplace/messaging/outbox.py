@@ -318,13 +318,17 @@ def _mask(message: Message) -> None:
 
 
 def run_once(limit: int = 100, now: datetime | None = None) -> dict[str, int]:
-    """One round of the outbox: expand pending notices, then send what is due. Commits."""
+    """One round of messaging: expand pending notices, send what is due, then fetch the
+    photos people sent in chats (``media.process_media``). Commits."""
+    from marketplace.messaging import media
+
     counts = {"expanded": expand(limit, now)}
     counts.update(send_due(limit, now))
+    counts["photos"] = media.process_media(now=now)
     return counts
 
 
 def summary(counts: dict[str, int]) -> str:
     return (f"{counts.get('expanded', 0)} avisos preparados, {counts.get('sent', 0)} mensajes enviados, "
             f"{counts.get('retry', 0)} por reintentar, {counts.get('failed', 0)} fallidos, "
-            f"{counts.get('skipped', 0)} omitidos.")
+            f"{counts.get('skipped', 0)} omitidos, {counts.get('photos', 0)} fotos recibidas.")

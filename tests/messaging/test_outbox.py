@@ -569,3 +569,21 @@ def test_flask_orders_work_uses_the_messaging_interval(app, monkeypatch):
     assert seen == {"sweep": 15.0, "messaging": 2.0}
     assert app.test_cli_runner().invoke(args=["messaging", "work", "--interval", "0.5"]).exit_code == 0
     assert seen["messaging"] == 0.5
+
+
+def test_a_round_also_fetches_photos_through_the_provider(app, whatsapp_fake):
+    from marketplace.messaging import media
+
+    photo = b"\xff\xd8\xff\xe0" + b"z" * 2000
+    whatsapp_fake.add_media("778899", photo, "image/jpeg")
+    received = []
+    media.register_media_handler("test_photo", lambda fetch, data, content_type: received.append(
+        (fetch.subject_id, data, content_type)))
+    try:
+        with app.app_context():
+            media.request_fetch("test_photo", 42, "778899", channel=Channel.WHATSAPP, provider="meta")
+            db.session.commit()
+            assert outbox.run_once()["photos"] == 1
+    finally:
+        media.MEDIA_HANDLERS.pop("test_photo")
+    assert received == [(42, photo, "image/jpeg")]
