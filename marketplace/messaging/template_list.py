@@ -66,6 +66,23 @@ def template_rows(config=None) -> list[TemplateRow]:
     return sorted(rows.values(), key=lambda r: r.name)
 
 
+def filled(kind: str, locale: str, params: list | None) -> str | None:
+    """What a phone shows for notice ``kind``'s template in ``locale`` with ``params`` in its
+    placeholders, or None when the kind declares no template text."""
+    notice_kind = hooks.NOTICE_KINDS.get(kind)
+    if notice_kind is None or not notice_kind.template:
+        return None
+    language = "en" if (locale or "es").startswith("en") else "es"
+    text = (notice_kind.template_text or {}).get(language)
+    if not text and notice_kind.template_category == "authentication":
+        text = FIXED_AUTH_TEXT[language]
+    if not text:
+        return None
+    for index, value in enumerate(params or [], start=1):
+        text = text.replace("{{" + str(index) + "}}", str(value))
+    return text
+
+
 def as_text(rows: list[TemplateRow]) -> str:
     lines = []
     for row in rows:

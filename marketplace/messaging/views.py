@@ -13,7 +13,7 @@ from marketplace.accounts.models import Organisation, User
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
 from marketplace.extensions import db
-from marketplace.messaging import gsm, hooks, reports
+from marketplace.messaging import gsm, hooks, reports, template_list
 from marketplace.messaging.models import Channel, Message, MessageStatus
 
 bp = Blueprint("messaging", __name__, template_folder="templates")
@@ -120,6 +120,13 @@ def _as_phone(message: Message, user: User | None, *, show_secrets: bool) -> dic
     body = _("(contenido secreto)") if hidden else message.body
     view = {"message": message, "user": user, "body": body, "hidden": hidden,
             "buttons": [title for _payload, title in (message.buttons or [])]}
+    if message.channel == Channel.WHATSAPP and message.template_name and message.as_template is not False:
+        # Sent (or to be sent) as a template: the phone shows the approved text with the
+        # parameters in it; the free text it stands for is kept beside it.
+        params = message.template_params
+        if hidden:
+            params = ["•" * len(str(p)) for p in params or []]
+        view["template_text"] = template_list.filled(message.kind, message.locale, params)
     if message.channel == Channel.SMS:
         encoding, parts = (None, None) if hidden else gsm.segments(message.body or "")
         view.update(encoding=encoding, segments=message.segments or parts,

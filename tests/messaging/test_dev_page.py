@@ -43,6 +43,32 @@ def test_in_development_anyone_reads_every_message_in_full(make_app):
     assert "GSM-7" in page and "1 parte" in page  # the SMS with its encoding and parts
 
 
+def test_a_template_shows_its_approved_text_with_the_parameters(make_app):
+    """What the phone shows for a template is the text submitted to Meta, filled in; a
+    secret's parameters are masked where secrets are."""
+    from marketplace.messaging import hooks
+    from marketplace.messaging.models import Channel, Message, MessageStatus
+
+    app = make_app(APP_ENV="development")
+    kind = next(k for k in hooks.NOTICE_KINDS.values() if k.template and k.template_text.get("es")
+                and "{{2}}" in k.template_text["es"] and not k.secret)
+    params = [f"valor-{n}" for n in range(1, 7)]
+    now = datetime(2026, 12, 7, 15, tzinfo=UTC)
+    with app.app_context():
+        db.session.add(Message(kind=kind.kind, channel=Channel.WHATSAPP, to_address="+573101234567", locale="es",
+                               body="el texto libre", template_name=kind.template, template_language="es",
+                               template_params=params, as_template=True, status=MessageStatus.SENT,
+                               provider="log", attempts=1, created_at=now, updated_at=now))
+        db.session.commit()
+        expected = kind.template_text["es"]
+        for n, value in enumerate(params, start=1):
+            expected = expected.replace("{{" + str(n) + "}}", value)
+    page = app.test_client().get("/dev/mensajes").get_data(as_text=True)
+    from markupsafe import escape
+
+    assert str(escape(expected)) in page and "valor-2" in page and "el texto libre" in page
+
+
 def test_filter_by_number_or_address(make_app):
     app = make_app(APP_ENV="development")
     _seed(app)
