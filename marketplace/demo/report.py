@@ -21,6 +21,8 @@ class Report:
             f"Historial: {self.created['history_orders']} pedidos de los últimos doce meses "
             f"({self.created['history_lines']} líneas).",
             f"Contraseña de todas las cuentas de demostración: {self.password}",
+            "Sin proveedores de mensajes, los avisos por WhatsApp, SMS y correo se leen en /dev/mensajes "
+            "(fuera de producción) una vez que el trabajador los envía.",
             "Cuentas para probar:",
         ]
         lines += [f"  {role:<32} {login}" for role, login in self.logins]
