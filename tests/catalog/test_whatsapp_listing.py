@@ -20,6 +20,9 @@ from marketplace.catalog.models import Listing, ListingPhoto, Product
 from marketplace.extensions import db
 from marketplace.messaging import hooks, inbound, media
 from marketplace.messaging.models import Channel, Conversation, MediaFetch, MediaStatus
+from tests.messaging import conftest as messaging_fixtures
+from tests.messaging import fakes
+from tests.messaging.test_webhooks import PUBLIC_URL, post_meta, post_twilio
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 _ids = count(1)
@@ -466,3 +469,92 @@ def test_by_sms_questions_are_short_and_there_is_no_photo_step(app, factory, cat
     assert "Publicamos su oferta" in me.say("si")
     (listing,) = _listings(app)
     assert (listing.unit, listing.quantity_kg, listing.price_per_kg) == ("carga", Decimal("375.000"), Decimal("9600.00"))
+
+
+# ------------------------------------------------- through the providers' webhooks
+
+
+# The local fakes of Meta's and Twilio's APIs, as the messaging tests use them.
+_meta_server, _twilio_server = messaging_fixtures._meta_server, messaging_fixtures._twilio_server
+whatsapp_fake, twilio_fake = messaging_fixtures.whatsapp_fake, messaging_fixtures.twilio_fake
+
+
+def _replies(app, number: str) -> list[str]:
+    from marketplace.messaging.models import Message
+
+    with app.app_context():
+        return [m.body for m in db.session.scalars(
+            select(Message).where(Message.to_address == number, Message.kind == "reply").order_by(Message.id))]
+
+
+def _meta_to_photo(app, client, coop_id, manager) -> str:
+    _with_point(app, coop_id)
+    number = Chat(app, manager.user_id).number  # verified, opted in
+    until = _day(15)
+    for text in ("VENDER", "cacao", "1", "20 arrobas", "150.000", f"{until.day}/{until.month}", "1"):
+        assert post_meta(client, fakes.meta_inbound(number, text=text)).status_code == 200
+    assert "Envíe una foto" in _replies(app, number)[-1]
+    return number
+
+
+def test_through_metas_webhook_the_photo_is_fetched_by_the_worker_and_attached(app, factory, catalogue, whatsapp_fake):
+    app.config.update(PUBLIC_URL=PUBLIC_URL)
+    coop_id, manager = factory.cooperative()
+    client = app.test_client()
+    number = _meta_to_photo(app, client, coop_id, manager)
+    photo = _jpeg()
+    whatsapp_fake.add_media("887766554433", photo)
+    assert post_meta(client, fakes.meta_inbound(number, image_id="887766554433", text="Cacao de esta semana")
+                     ).status_code == 200
+    assert "Foto: sí" in _replies(app, number)[-1]
+    confirm = fakes.meta_inbound(number, text="SI")
+    assert post_meta(client, confirm).status_code == 200
+    assert post_meta(client, confirm).status_code == 200  # Meta delivers the same update again
+    assert "Publicamos su oferta" in _replies(app, number)[-1]
+    (listing,) = _listings(app)
+    assert whatsapp_fake.requests == []  # nothing was downloaded inside the webhook
+    with app.app_context():
+        assert media.process_media(now=NOW + timedelta(hours=1)) == 1
+        (stored,) = db.session.scalars(select(ListingPhoto))
+        assert stored.listing_id == listing.id and stored.width == 1280
+        assert db.session.scalar(select(MediaFetch)).status == MediaStatus.DONE
+
+
+def test_a_file_that_is_not_a_photo_fails_its_fetch_and_the_listing_stands(app, factory, catalogue, whatsapp_fake):
+    app.config.update(PUBLIC_URL=PUBLIC_URL)
+    coop_id, manager = factory.cooperative()
+    client = app.test_client()
+    number = _meta_to_photo(app, client, coop_id, manager)
+    whatsapp_fake.add_media("99", b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
+                            "image/svg+xml")
+    post_meta(client, fakes.meta_inbound(number, image_id="99"))
+    post_meta(client, fakes.meta_inbound(number, text="si"))
+    (listing,) = _listings(app)
+    with app.app_context():
+        assert media.process_media(now=NOW + timedelta(hours=1)) == 0
+        fetch = db.session.scalar(select(MediaFetch))
+        assert fetch.status == MediaStatus.FAILED and "no es una foto" in fetch.last_error
+        assert db.session.get(Listing, listing.id).status.value == "active"
+        assert db.session.scalar(select(func.count()).select_from(ListingPhoto)) == 0
+
+
+def test_a_photo_sent_by_whatsapp_through_twilio_is_fetched_from_its_media_url(
+        app, factory, catalogue, twilio_fake):
+    app.config.update(PUBLIC_URL=PUBLIC_URL)
+    coop_id, manager = factory.cooperative()
+    _with_point(app, coop_id)
+    number = Chat(app, manager.user_id).number
+    client = app.test_client()
+    until = _day(15)
+    for text in ("VENDER", "cacao", "2", "1.500 kg", "11500", f"{until.day}/{until.month}", "1"):
+        assert post_twilio(client, fakes.twilio_inbound(number, text, whatsapp=True)).status_code == 200
+    url = twilio_fake.add_media(_jpeg())
+    post_twilio(client, fakes.twilio_inbound(number, "", whatsapp=True, media=[(url, "image/jpeg")]))
+    post_twilio(client, fakes.twilio_inbound(number, "Sí", whatsapp=True))
+    (listing,) = _listings(app)
+    assert (listing.quantity_kg, listing.price_per_kg) == (Decimal("1500.000"), Decimal("11500.00"))
+    with app.app_context():
+        fetch = db.session.scalar(select(MediaFetch))
+        assert (fetch.provider, fetch.media_ref) == ("twilio", url)
+        assert media.process_media(now=NOW + timedelta(hours=1)) == 1
+        assert db.session.scalar(select(func.count()).select_from(ListingPhoto)) == 1
