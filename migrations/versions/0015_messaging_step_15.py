@@ -69,6 +69,7 @@ def downgrade():
         batch_op.create_index(batch_op.f('ix_notification_part_id'), ['part_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_sent_at'), ['sent_at'], unique=False)
 
-    with op.batch_alter_table('order_part', schema=None) as batch_op:
-        batch_op.drop_column('reminded_2h_at')
-        batch_op.drop_column('reminded_12h_at')
+    # ALTER TABLE ... DROP COLUMN on both databases (SQLite 3.35+): a batch copy of order_part
+    # would drop the table, and its append-only events with it.
+    op.execute('ALTER TABLE order_part DROP COLUMN reminded_2h_at')
+    op.execute('ALTER TABLE order_part DROP COLUMN reminded_12h_at')

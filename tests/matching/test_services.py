@@ -17,6 +17,7 @@ from marketplace.extensions import db
 from marketplace.matching import services
 from marketplace.matching.models import Demand, DemandStatus, Offer, OfferStatus, Proposal
 from marketplace.messaging.models import Notice
+from marketplace.orders import messages as order_messages
 from marketplace.orders.models import Order
 from tests.matching.conftest import (
     END,
@@ -61,7 +62,7 @@ def test_offers_and_listings_compete_and_acceptance_places_the_split_order(app, 
         demand = db.session.get(Demand, demand_id)
         assert demand.status == DemandStatus.ORDERED and demand.order_id == order.id
         assert db.session.get(Offer, offer_b).status == OfferStatus.CHOSEN
-        kinds = set(db.session.scalars(select(Notice.kind)))
+        kinds = set(db.session.scalars(select(Notice.kind).where(Notice.kind.in_(order_messages.KINDS))))
         assert kinds == {"offer_chosen"}
 
 

@@ -154,3 +154,35 @@ def test_someone_who_cannot_be_reached_is_recorded_with_the_reason(app, market, 
         outbox.run_once(now=PLACED_AT)
         message = _by_user("new_order")[market.manager_b.user_id]
         assert message.status == MessageStatus.SKIPPED and "sin verificar" in message.status_reason
+
+
+def test_migration_0015_moves_the_e_mails_still_owed_into_notices(app, market):
+    """Unsent rows of the old e-mail outbox become notices about the same part, for the
+    organisation that is told; sent ones are left behind; the old table goes."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import delete, inspect, text
+
+    from marketplace.messaging.models import Notice
+
+    order_id = place(app, market, [(market.listing_a, "100", "kg"), (market.listing_b, "50", "kg")], now=PLACED_AT)
+    with app.app_context():
+        part_a, part_b = part_of(order_id, market.coop_a).id, part_of(order_id, market.coop_b).id
+        db.session.execute(delete(Notice))
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0014")
+        with db.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO notification (kind, part_id, created_at, sent_at, attempts) VALUES "
+                "('new_order', :b, :at, NULL, 2), ('accept', :a, :at, NULL, 0), ('ready', :a, :at, :at, 1)"),
+                {"a": part_a, "b": part_b, "at": PLACED_AT})
+        upgrade()
+        moved = db.session.execute(select(Notice.kind, Notice.subject_id, Notice.organisation_id, Notice.attempts,
+                                          Notice.expanded_at).order_by(Notice.id)).all()
+        assert [tuple(row) for row in moved] == [("new_order", part_b, market.coop_b, 0, None),
+                                                 ("accept", part_a, market.buyer_id, 0, None)]
+        db.session.commit()
+        inspector = inspect(db.engine)
+        assert "notification" not in inspector.get_table_names()
+        assert {"reminded_12h_at", "reminded_2h_at"} <= {c["name"] for c in inspector.get_columns("order_part")}
+        assert db.session.get(Order, order_id) is not None and len(db.session.get(Order, order_id).parts) == 2
