@@ -94,6 +94,13 @@ def _messaging() -> dict:
         "MESSAGING_TIMEOUT_SECONDS": float(os.environ.get("MESSAGING_TIMEOUT_SECONDS") or 8),
         # The largest photo taken from an inbound WhatsApp message, in bytes.
         "MESSAGING_MEDIA_MAX_BYTES": _int("MESSAGING_MEDIA_MAX_BYTES", 10 * 1024 * 1024),
+        # Inbound webhooks: requests per client address (the providers send from a few), the
+        # messages from one number per hour that get an answer (the rest are recorded, not
+        # answered, so a flood cannot make us send and pay for unlimited replies), and the
+        # minutes of silence after which a guided conversation is forgotten.
+        "WEBHOOK_RATE_LIMIT": os.environ.get("WEBHOOK_RATE_LIMIT", "600 per minute"),
+        "INBOUND_PER_NUMBER_PER_HOUR": _int("INBOUND_PER_NUMBER_PER_HOUR", 30),
+        "CONVERSATION_MINUTES": _int("CONVERSATION_MINUTES", 60),
     }
 
 

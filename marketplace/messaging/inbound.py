@@ -184,9 +184,8 @@ def _answer(context: hooks.InboundContext, inbound: Inbound, now: datetime) -> t
 
     if expired is not None:
         kind = hooks.CONVERSATIONS.get(expired.kind)
-        on_expiry = getattr(kind, "expired", None)
-        if on_expiry is not None:
-            return _as_pair(_guarded(on_expiry, expired, context))
+        if kind is not None and kind.expired is not None:
+            return _as_pair(_guarded(kind.expired, expired, context))
         return _as_pair(hooks.Reply(
             _("La conversación anterior se cerró porque pasó mucho tiempo sin respuesta. %(help)s",
               help=help_text(user)), "conversación vencida"))
@@ -202,7 +201,7 @@ def _flooding(context: hooks.InboundContext, inbound: Inbound, now: datetime) ->
     """Whether this number sent more messages in the last hour than we answer: past
     ``INBOUND_PER_NUMBER_PER_HOUR`` they are recorded and not answered, so a flood cannot
     make the product send (and pay for) unlimited replies."""
-    limit = int(current_app.config.get("INBOUND_PER_NUMBER_PER_HOUR", 30))
+    limit = int(current_app.config["INBOUND_PER_NUMBER_PER_HOUR"])
     recent = db.session.scalar(
         select(func.count()).select_from(Inbound).where(
             Inbound.from_number == context.from_number, Inbound.received_at > now - timedelta(hours=1),
@@ -289,7 +288,7 @@ def _unknown_sender_text() -> str:
 
 
 def _timeout() -> timedelta:
-    return timedelta(minutes=int(current_app.config.get("CONVERSATION_MINUTES", 60)))
+    return timedelta(minutes=int(current_app.config["CONVERSATION_MINUTES"]))
 
 
 def _continue(conversation: Conversation, context: hooks.InboundContext, now: datetime) -> hooks.Reply:

@@ -67,7 +67,7 @@ _TWILIO_ERRORS = {
 
 def rate_limit() -> str:
     """One budget per client address across the webhooks (the providers send from a few)."""
-    return current_app.config.get("WEBHOOK_RATE_LIMIT", "600 per minute")
+    return current_app.config["WEBHOOK_RATE_LIMIT"]
 
 
 # ------------------------------------------------------------------------ Meta
