@@ -362,7 +362,10 @@ def change_login():
     if form.validate_on_submit():
         try:
             old_phone, old_email = current_user.phone, current_user.email
-            services.change_login(current_user, form.current_password.data, form.phone.data, form.email.data, remote_addr=_addr())
+            # The user itself, not the proxy: the service tells "this account" by identity
+            # (keeping one's own number while changing the e-mail was refused as taken).
+            services.change_login(current_user._get_current_object(), form.current_password.data, form.phone.data,
+                                  form.email.data, remote_addr=_addr())
             new_phone = current_user.phone != old_phone and _send_code_quietly(current_user)
             if current_user.email and current_user.email != old_email:
                 with contextlib.suppress(verification.TooManyCodes):

@@ -1,8 +1,209 @@
-"""The notices accounts owes: verification codes, recovery links, temporary passwords and
-organisation verification results."""
+"""The notices accounts owes: verification codes, recovery codes and links, temporary
+passwords and organisation verification results.
+
+Accounts writes them through ``accounts.hooks.notify`` (it sits below messaging); this
+module says who reads them and what they read, in the reader's language:
+
+- ``verification_code`` and ``recovery_code``: 6 digits to the number being verified (or
+  the verified number being recovered), by WhatsApp when its owner opted in, else by SMS.
+  On WhatsApp both use Meta's fixed *authentication* template: the code is its one
+  parameter and its copy-code button carries the same code.
+- ``verify_email_link`` and ``recovery_link``: a link to the e-mail address, by e-mail only.
+- ``temporary_password``: a manager's reset, to the member on their own channel.
+- ``org_status``: to every active manager of an organisation when staff verify, reject,
+  suspend or reinstate it, with the reason.
+
+Codes, links and passwords are secret: the outbox masks them once sent. Each SMS text fits
+one GSM-7 segment (tests check every one).
+"""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from marketplace.accounts.models import MANAGING_ROLES, Membership, Organisation, OrgStatus, User
+from marketplace.extensions import db
+from marketplace.messaging import hooks
+from marketplace.messaging.gsm import fit_gsm7, segments
+
+SITE = "Mercado Rural"
+
+# Meta's authentication template text is fixed by Meta (code, security notice, expiry);
+# only its language and the expiry in minutes are chosen when it is submitted.
+CODE_TEMPLATE_TEXT = {
+    "es": "*{{1}}* es tu código de verificación. Por tu seguridad, no lo compartas. "
+          "Este código caduca en 10 minutos.",
+    "en": "*{{1}}* is your verification code. For your security, do not share this code. "
+          "This code expires in 10 minutes.",
+}
+CODE_TEMPLATE_BUTTONS = {"es": ["Copiar código"], "en": ["Copy code"]}
+
+
+def _addressed_user(notice) -> list[User]:
+    user = db.session.get(User, notice.user_id) if notice.user_id else None
+    return [user] if user is not None else []
+
+
+def _fixed_address(notice) -> tuple[str, str]:
+    payload = notice.payload or {}
+    return payload["channel"], payload["address"]
+
+
+def _short(text: str, fill: str = "") -> str:
+    """An SMS text in one segment: ``text`` spelled in GSM-7 where it can be, with
+    ``{fill}`` replaced by ``fill``, which is cut (ending in "...") as much as needed."""
+    whole = fit_gsm7(text.replace("{fill}", fill))
+    if segments(whole)[1] == 1 or "{fill}" not in text:
+        return whole
+    for keep in range(len(fill) - 1, -1, -1):
+        shorter = fit_gsm7(text.replace("{fill}", fill[:keep].rstrip() + "..."))
+        if segments(shorter)[1] == 1:
+            return shorter
+    return fit_gsm7(text.replace("{fill}", ""))
+
+
+# ---------------------------------------------------------------------------- codes
+
+
+def _render_verification_code(notice, user) -> hooks.Rendered:
+    code = (notice.payload or {})["code"]
+    text = _("%(code)s es su código de %(site)s para verificar su celular. Vence en 10 minutos. "
+             "No lo comparta con nadie.", code=code, site=SITE)
+    return hooks.Rendered(
+        subject=_("Su código de verificación"), text=text,
+        short=_short(_("%(site)s: su código es %(code)s. Vence en 10 min. No lo comparta.",
+                       site=SITE, code=code)),
+        template_params=[code])
+
+
+def _render_recovery_code(notice, user) -> hooks.Rendered:
+    code = (notice.payload or {})["code"]
+    text = _("%(code)s es su código de %(site)s para cambiar su contraseña. Vence en 10 minutos. "
+             "Si usted no lo pidió, no haga nada: su contraseña sigue igual.", code=code, site=SITE)
+    return hooks.Rendered(
+        subject=_("Su código para cambiar la contraseña"), text=text,
+        short=_short(_("%(site)s: código para cambiar su contraseña: %(code)s. Vence en 10 min. "
+                       "Si no lo pidió, ignórelo.", site=SITE, code=code)),
+        template_params=[code])
+
+
+# ---------------------------------------------------------------------------- links
+
+
+def _render_verify_email_link(notice, user) -> hooks.Rendered:
+    link = (notice.payload or {})["link"]
+    name = user.full_name if user is not None else ""
+    text = _("Hola %(name)s:\n\nPara confirmar que este correo es suyo, abra este enlace (sirve una hora):\n\n"
+             "%(link)s\n\nSi usted no se registró en %(site)s, no haga nada.", name=name, link=link, site=SITE)
+    return hooks.Rendered(subject=_("Confirme su correo en %(site)s", site=SITE), text=text,
+                          short=_short(_("%(site)s: confirme su correo: {fill}", site=SITE), link))
+
+
+def _render_recovery_link(notice, user) -> hooks.Rendered:
+    link = (notice.payload or {})["link"]
+    name = user.full_name if user is not None else ""
+    text = _("Hola %(name)s:\n\nPidieron cambiar la contraseña de su cuenta en %(site)s. Para elegir una "
+             "nueva, abra este enlace (sirve una hora):\n\n%(link)s\n\nSi usted no lo pidió, no haga nada: "
+             "su contraseña sigue igual.", name=name, link=link, site=SITE)
+    return hooks.Rendered(subject=_("Cambie su contraseña de %(site)s", site=SITE), text=text,
+                          short=_short(_("%(site)s: cambie su contraseña aquí: {fill}", site=SITE), link))
+
+
+# ------------------------------------------------------------------- temporary password
+
+
+def _render_temporary_password(notice, user) -> hooks.Rendered:
+    payload = notice.payload or {}
+    password, by = payload["password"], payload.get("by") or SITE
+    name = user.full_name if user is not None else ""
+    text = _("Hola %(name)s. %(by)s le asignó una contraseña temporal en %(site)s: %(password)s\n"
+             "Al entrar deberá cambiarla por una suya. Se cerraron sus sesiones abiertas.",
+             name=name, by=by, site=SITE, password=password)
+    return hooks.Rendered(
+        subject=_("Su contraseña temporal de %(site)s", site=SITE), text=text,
+        short=_short(_("%(site)s: su contraseña temporal es %(password)s. Al entrar deberá cambiarla.",
+                       site=SITE, password=password)),
+        template_params=[name, by, password])
+
+
+# -------------------------------------------------------------- organisation status
+
+
+def _org_managers(notice) -> list[User]:
+    org_id = notice.organisation_id or notice.subject_id
+    return list(db.session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.organisation_id == org_id, Membership.role.in_(MANAGING_ROLES),
+               User.active.is_(True))
+        .order_by(User.id)))
+
+
+def _status_words(status: str) -> str:
+    return {
+        OrgStatus.VERIFIED.value: _("verificada"),
+        OrgStatus.REJECTED.value: _("rechazada"),
+        OrgStatus.SUSPENDED.value: _("suspendida"),
+        OrgStatus.PENDING.value: _("pendiente de verificación"),
+    }.get(status, status)
+
+
+def _render_org_status(notice, user) -> hooks.Rendered:
+    payload = notice.payload or {}
+    org = db.session.get(Organisation, notice.organisation_id or notice.subject_id)
+    org_name = org.name if org is not None else ""
+    status = _status_words(payload.get("status", ""))
+    reason = payload.get("reason") or ""
+    if payload.get("status") == OrgStatus.VERIFIED.value:
+        text = _("%(org)s fue verificada en %(site)s: ya puede usar todo el mercado.", org=org_name, site=SITE)
+        short = _short(_("%(site)s: {fill} fue verificada. Ya puede usar todo el mercado.", site=SITE), org_name)
+    else:
+        text = _("%(org)s quedó %(status)s en %(site)s. Motivo: %(reason)s", org=org_name, status=status,
+                 site=SITE, reason=reason or "-")
+        short = _short(_("%(site)s: %(org)s quedó %(status)s. Motivo: {fill}", site=SITE,
+                         org=org_name[:40], status=status), reason or "-")
+    if reason and payload.get("status") == OrgStatus.VERIFIED.value:
+        text += "\n" + _("Nota del equipo: %(reason)s", reason=reason)
+    return hooks.Rendered(subject=_("%(org)s: %(status)s", org=org_name, status=status), text=text, short=short,
+                          template_params=[org_name, status, reason or "-"])
+
+
+KINDS = (
+    hooks.NoticeKind(
+        kind="verification_code", recipients=_addressed_user, render=_render_verification_code,
+        template="codigo_verificacion", template_category="authentication", secret=True,
+        template_text=CODE_TEMPLATE_TEXT, template_buttons=CODE_TEMPLATE_BUTTONS, address=_fixed_address),
+    hooks.NoticeKind(
+        kind="recovery_code", recipients=_addressed_user, render=_render_recovery_code,
+        template="codigo_verificacion", template_category="authentication", secret=True,
+        template_text=CODE_TEMPLATE_TEXT, template_buttons=CODE_TEMPLATE_BUTTONS, address=_fixed_address),
+    # By e-mail only: no WhatsApp template.
+    hooks.NoticeKind(
+        kind="verify_email_link", recipients=_addressed_user, render=_render_verify_email_link,
+        template="", secret=True, address=_fixed_address),
+    hooks.NoticeKind(
+        kind="recovery_link", recipients=_addressed_user, render=_render_recovery_link,
+        template="", secret=True, address=_fixed_address),
+    hooks.NoticeKind(
+        kind="temporary_password", recipients=_addressed_user, render=_render_temporary_password,
+        template="contrasena_temporal", secret=True,
+        template_text={
+            "es": "Hola {{1}}. {{2}} le asignó una contraseña temporal en Mercado Rural: {{3}}. "
+                  "Al entrar deberá cambiarla por una suya.",
+            "en": "Hello {{1}}. {{2}} gave you a temporary password on Mercado Rural: {{3}}. "
+                  "You will be asked to choose your own when you log in.",
+        }),
+    hooks.NoticeKind(
+        kind="org_status", recipients=_org_managers, render=_render_org_status,
+        template="estado_organizacion",
+        template_text={
+            "es": "Mercado Rural: el estado de {{1}} ahora es «{{2}}». Motivo: {{3}}",
+            "en": "Mercado Rural: the status of {{1}} is now “{{2}}”. Reason: {{3}}",
+        }),
+)
+
 
 def register() -> None:
-    """Register the account notice kinds (to be written)."""
+    """Register the account notice kinds (called at start-up; registering twice is harmless)."""
+    for kind in KINDS:
+        hooks.register_notice(kind)
