@@ -166,20 +166,28 @@ def orders_work(interval: int) -> None:
     """Keep the sweep going every ``--interval`` seconds and the messaging outbox every
     ``MESSAGING_INTERVAL_SECONDS`` (a long-running worker process), so a notice reaches its
     provider within seconds of the change that wrote it."""
-    _work_loop({"sweep": (float(interval), _upkeep),
-                "messaging": (float(current_app.config["MESSAGING_INTERVAL_SECONDS"]), _messaging_round)})
+    _work_loop(worker_tasks(interval))
 
 
-def _work_loop(tasks: dict, *, rounds: int | None = None, sleep=None) -> None:
+def worker_tasks(sweep_interval: float = 15) -> dict:
+    """What ``flask orders work`` runs: the sweep (expiries, unpaid cancellations, refunds)
+    every ``sweep_interval`` seconds and the messaging round every
+    ``MESSAGING_INTERVAL_SECONDS``, as ``{name: (every_seconds, function)}``."""
+    return {"sweep": (float(sweep_interval), _upkeep),
+            "messaging": (float(current_app.config["MESSAGING_INTERVAL_SECONDS"]), _messaging_round)}
+
+
+def _work_loop(tasks: dict, *, rounds: int | None = None, sleep=None, stop=None) -> None:
     """Run each task ``(every_seconds, function)`` when it is due, forever (or ``rounds``
-    times around the loop, for tests). A task's error is reported and rolled back; the
-    next round tries again."""
+    times around the loop, or until the ``stop`` event is set: tests and benchmarks). A
+    task's error is reported and rolled back; the next round tries again."""
     import time
 
-    sleep = sleep or time.sleep
+    if sleep is None:
+        sleep = stop.wait if stop is not None else time.sleep
     due = {name: 0.0 for name in tasks}
     done = 0
-    while rounds is None or done < rounds:
+    while (rounds is None or done < rounds) and not (stop is not None and stop.is_set()):
         for name, (every, task) in tasks.items():
             if time.monotonic() < due[name]:
                 continue

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -33,6 +34,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
 from marketplace.accounts.models import User
 from marketplace.core.models import utcnow
@@ -42,10 +44,14 @@ from marketplace.messaging.models import Channel, Message, MessageStatus, Notice
 
 log = logging.getLogger(__name__)
 
-# How long a worker holds a message it is sending: far above a provider call's time limit
-# (MESSAGING_TIMEOUT_SECONDS, at most two calls and one retry each), so a live worker never
-# loses its claim, and a crashed one's message is taken up again after this.
-CLAIM_SECONDS = 120
+# Messages are claimed a few at a time (one UPDATE and commit for the lot), for as long as
+# CLAIM_SECONDS: a crashed worker's messages are taken up again after that. A live worker
+# starts no send later than CLAIM_MARGIN before its claim runs out, far more than one
+# message's provider calls can take (MESSAGING_TIMEOUT_SECONDS, at most two calls and one
+# connection retry each), and gives the rest of the batch back.
+CLAIM_BATCH = 10
+CLAIM_SECONDS = 300
+CLAIM_MARGIN = 90
 MASK = "•"
 
 
@@ -193,46 +199,74 @@ def _due(now: datetime):
 
 
 def send_due(limit: int = 100, now: datetime | None = None) -> dict[str, int]:
-    """Send up to ``limit`` due messages; commit after each. Returns counts by outcome:
-    sent, retry (a temporary failure, tried again later), failed, skipped.
+    """Send up to ``limit`` due messages. Returns counts by outcome: sent, retry (a
+    temporary failure, tried again later), failed, skipped.
 
-    No transaction is open while a provider is called (on SQLite every transaction holds
-    the database's write lock): the message is claimed and committed, read, and handed to
-    the provider detached; the outcome is written in a new short transaction."""
+    Messages are claimed ``CLAIM_BATCH`` at a time with one guarded UPDATE (committed), so
+    of several workers exactly one sends each. No transaction is open while a provider is
+    called (on SQLite every transaction holds the database's write lock): the claimed
+    messages are read, checked and detached, then each is sent and its outcome committed at
+    once, so a crash loses at most the one being sent."""
     clock = _clock(now)
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     ids = list(db.session.scalars(
         select(Message.id).where(*_due(clock())).order_by(Message.id).limit(limit)))
     db.session.commit()
-    for message_id in ids:
-        moment = clock()
-        claimed = db.session.execute(
-            update(Message).where(Message.id == message_id, *_due(moment))
-            .values(claimed_until=moment + timedelta(seconds=CLAIM_SECONDS), attempts=Message.attempts + 1)
-            .execution_options(synchronize_session=False))
-        db.session.commit()
-        if claimed.rowcount != 1:
-            continue  # another worker has it, or it is no longer due
-        message = db.session.get(Message, message_id)
-        db.session.refresh(message)
+    for start in range(0, len(ids), CLAIM_BATCH):
+        _send_batch(ids[start:start + CLAIM_BATCH], clock, counts)
+    return counts
+
+
+def _send_batch(ids: list[int], clock: Callable[[], datetime], counts: dict[str, int]) -> None:
+    claimed_at, started = clock(), time.monotonic()
+    until = claimed_at + timedelta(seconds=CLAIM_SECONDS)
+    claimed = list(db.session.scalars(
+        update(Message).where(Message.id.in_(ids), *_due(claimed_at))
+        .values(claimed_until=until, attempts=Message.attempts + 1)
+        .returning(Message.id).execution_options(synchronize_session=False)))
+    db.session.commit()
+    if not claimed:
+        return  # another worker has them, or they are no longer due
+    messages = list(db.session.scalars(
+        select(Message).options(joinedload(Message.user)).where(Message.id.in_(claimed)).order_by(Message.id)))
+    ready = []
+    for message in messages:
         problem = _recheck(message)
         if problem is not None:
             message.status, message.status_reason, message.next_attempt_at = MessageStatus.SKIPPED, problem, None
-            outcome = "skipped"
-        else:
-            window = (services.window_open(message.to_address, moment)
-                      if message.channel == Channel.WHATSAPP and message.to_address else None)
-            db.session.flush()
-            db.session.expunge(message)
+            message.claimed_until, message.updated_at = None, clock()
+            counts["skipped"] += 1
+            continue
+        window = (services.window_open(message.to_address, claimed_at)
+                  if message.channel == Channel.WHATSAPP and message.to_address else None)
+        ready.append((message, window))
+    db.session.flush()
+    for message, _window in ready:
+        db.session.expunge(message)
+    db.session.commit()
+    for index, (message, window) in enumerate(ready):
+        if index and time.monotonic() - started > CLAIM_SECONDS - CLAIM_MARGIN:
+            # Slow providers: give back what this claim may not cover to its end.
+            rest = [m.id for m, _w in ready[index:]]
+            db.session.execute(
+                update(Message).where(Message.id.in_(rest), Message.claimed_until == until)
+                .values(claimed_until=None, attempts=Message.attempts - 1)
+                .execution_options(synchronize_session=False))
             db.session.commit()
-            result = _deliver(message, window)
-            message = db.session.get(Message, message_id)
-            outcome = _record(message, result, clock())
-        counts[outcome] += 1
-        message.claimed_until = None
-        message.updated_at = clock()
+            return
+        outcome = _record(message, _deliver(message, window), clock())
+        db.session.execute(
+            update(Message).where(Message.id == message.id)
+            .values({**{field: getattr(message, field) for field in _RECORDED},
+                     "claimed_until": None, "updated_at": clock()})
+            .execution_options(synchronize_session=False))
         db.session.commit()
-    return counts
+        counts[outcome] += 1
+
+
+# What sending a message changes on its row.
+_RECORDED = ("status", "status_reason", "provider", "provider_id", "sent_at", "failed_at", "next_attempt_at",
+             "segments", "cost", "as_template", "body", "template_params", "to_address")
 
 
 def _fixed_address(kind: str) -> bool:

@@ -51,6 +51,8 @@ class Recorded:
     json: dict | None = None
     form: dict | None = None
     query: dict = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic)
+    answered_id: str | None = None  # the message id the fake gave back ("wamid...", "SM...")
 
 
 @dataclass
@@ -74,6 +76,9 @@ class _FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK hold every answer back about 40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # keep test output quiet
                 pass
@@ -205,7 +210,10 @@ class MetaFake(_FakeServer):
                 return self.error(400, 100, f"Unsupported post request. Object with ID '{segments[1]}' does not "
                                             "exist, cannot be loaded due to missing permissions, or does not "
                                             "support this operation.")
-            return self._send(record.json or {})
+            status, headers, answer = self._send(record.json or {})
+            if status == 200:
+                record.answered_id = answer["messages"][0]["id"]
+            return status, headers, answer
         if len(segments) == 2 and method == "GET":
             media_id = segments[1]
             if media_id not in self.media:
@@ -298,7 +306,10 @@ class TwilioFake(_FakeServer):
             return self.error(404, 20404, f"The requested resource {parts.path} was not found")
         rest = segments[3:]
         if rest == ["Messages.json"] and method == "POST":
-            return self._create(record.form or {})
+            status, headers, answer = self._create(record.form or {})
+            if status == 201:
+                record.answered_id = answer["sid"]
+            return status, headers, answer
         if len(rest) == 4 and rest[0] == "Messages" and rest[2] == "Media" and method == "GET":
             media_sid = rest[3].removesuffix(".json")
             if media_sid not in self.media:

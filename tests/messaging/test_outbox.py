@@ -430,9 +430,10 @@ def test_email_through_the_log_is_captured(app, factory, kinds):
 # ---------------------------------------------------------------------------- exactly once
 
 
-def test_a_message_claimed_by_another_worker_is_not_sent_again(app, factory, kinds, whatsapp_fake):
-    """Worker A lists the due messages; while it sends the first, worker B runs a whole
-    round. Each message reaches the provider once."""
+def test_a_message_claimed_by_another_worker_is_not_sent_again(app, factory, kinds, whatsapp_fake, monkeypatch):
+    """Worker A lists the due messages and claims them one at a time; while it sends the
+    first, worker B runs a whole round. Each message reaches the provider once."""
+    monkeypatch.setattr(outbox, "CLAIM_BATCH", 1)
     users = [_person(app, factory) for _ in range(3)]
     _notify(app, users)
     with app.app_context():
@@ -460,6 +461,48 @@ def test_a_message_claimed_by_another_worker_is_not_sent_again(app, factory, kin
     assert nested[1]["sent"] == 2 and counts_a["sent"] == 1
     assert sorted(m["to"] for m in whatsapp_fake.messages) == sorted(_phone(app, u).lstrip("+") for u in users)
     assert all(m.status == MessageStatus.SENT and m.attempts == 1 for m in _messages(app))
+
+
+def test_a_batch_claimed_by_one_worker_is_left_to_it(app, factory, kinds, whatsapp_fake):
+    users = [_person(app, factory) for _ in range(3)]
+    _notify(app, users)
+    with app.app_context():
+        outbox.expand()
+    from marketplace.messaging import providers
+
+    original = providers.for_channel
+    rival = []
+
+    def for_channel_with_rival(channel):
+        if not rival:
+            with app.app_context():
+                rival.append(outbox.send_due())
+        return original(channel)
+
+    with app.app_context():
+        providers.for_channel = for_channel_with_rival
+        try:
+            assert outbox.send_due()["sent"] == 3
+        finally:
+            providers.for_channel = original
+    assert rival == [{"sent": 0, "retry": 0, "failed": 0, "skipped": 0}]
+    assert len(whatsapp_fake.messages) == 3
+
+
+def test_a_slow_batch_gives_back_what_its_claim_may_not_cover(app, factory, kinds, whatsapp_fake, monkeypatch):
+    monkeypatch.setattr(outbox, "CLAIM_SECONDS", 0)
+    monkeypatch.setattr(outbox, "CLAIM_MARGIN", 0)
+    users = [_person(app, factory) for _ in range(3)]
+    _notify(app, users)
+    with app.app_context():
+        outbox.expand()
+        assert outbox.send_due()["sent"] == 1  # the first is always sent; the others given back
+    first, *rest = _messages(app)
+    assert first.status == MessageStatus.SENT
+    assert all(m.status == MessageStatus.QUEUED and m.claimed_until is None and m.attempts == 0 for m in rest)
+    with app.app_context():
+        assert outbox.send_due()["sent"] == 1
+    assert len(whatsapp_fake.messages) == 2
 
 
 @pytest.mark.skipif(not USING_PG, reason="concurrent workers are proven on PostgreSQL")
