@@ -516,7 +516,8 @@ def _step(conversation: Conversation, context: hooks.InboundContext, user: User,
         if (day - today).days > services.MAX_WINDOW_DAYS:
             return _ask(conversation, user, today, "until", _("Una oferta puede estar disponible hasta un año."))
         save(until=day.isoformat())
-        return _ask(conversation, user, today, "point")
+        # A cooperative without collection points names its first one.
+        return _ask(conversation, user, today, "point" if _points(user) else "new_point")
     if current == "point":
         points = _points(user)
         if search_key(text) == "0":

@@ -155,6 +155,7 @@ def test_a_manager_lists_cacao_in_arrobas_in_spanish_with_a_photo_the_worker_att
 
 def test_a_member_lists_in_english_by_name_with_sacks_that_need_a_weight_and_a_new_point(app, factory, catalogue):
     coop_id, _manager = factory.cooperative()
+    _with_point(app, coop_id)
     member = factory.member(coop_id, Role.COOP_MEMBER)
     _set_locale(app, member.user_id, "en")
     me = Chat(app, member.user_id)
@@ -180,6 +181,22 @@ def test_a_member_lists_in_english_by_name_with_sacks_that_need_a_weight_and_a_n
     with app.app_context():
         assert db.session.get(Listing, listing.id).collection_point.name == "Vereda El Limón"
     assert _count(app, MediaFetch) == 0
+
+
+def test_a_cooperative_without_collection_points_names_its_first_one(app, factory, catalogue):
+    _coop, manager = factory.cooperative()
+    me = Chat(app, manager.user_id)
+    _to_price(me)
+    me.say("150.000")
+    until = _day(3)
+    assert "Escriba el nombre del centro de acopio" in me.say(f"{until.day}/{until.month}")
+    me.say("Centro de acopio Llorente")
+    assert "Se recoge en: Centro de acopio Llorente" in me.say("NO")
+    me.say("SI")
+    (listing,) = _listings(app)
+    with app.app_context():
+        point = db.session.get(Listing, listing.id).collection_point
+        assert (point.name, point.municipality_code, point.located) == ("Centro de acopio Llorente", "52835", False)
 
 
 @pytest.mark.parametrize(("slug", "answer", "unit", "kg"), [
