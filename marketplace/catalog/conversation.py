@@ -219,10 +219,12 @@ def _points(user: User) -> list[CollectionPoint]:
     return services.collection_points(services.cooperative_of(user))
 
 
-def _question(conversation: Conversation, user: User, today: date) -> str:
+def _question(conversation: Conversation, user: User, today: date, again: bool = False) -> str:
     state, lang, channel = conversation.state, _lang(user), conversation.channel
     step = conversation.step
     if step == "product":
+        if channel == Channel.SMS and not again:  # the whole list is several SMS: only when needed
+            return _("¿Qué producto va a vender? Escriba el nombre, por ejemplo: cacao.")
         names = [_name(p, lang) for p in _products(lang)]
         return _("¿Qué producto va a vender? Responda con el número:") + "\n" + _numbered(names, channel)
     product = services.get_product(state["product_id"], active_only=False)
@@ -255,7 +257,7 @@ def _question(conversation: Conversation, user: User, today: date) -> str:
 def _ask(conversation: Conversation, user: User, today: date, step: str, error: str | None = None,
          outcome: str = "") -> tuple[hooks.Reply, bool]:
     conversation.step = step
-    text = _question(conversation, user, today)
+    text = _question(conversation, user, today, again=bool(error))
     if error:
         text = f"{error}\n{text}"
     return hooks.Reply(text=text, outcome=outcome or f"listing: asked {step}"), False

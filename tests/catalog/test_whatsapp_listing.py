@@ -474,7 +474,9 @@ def test_by_sms_questions_are_short_and_there_is_no_photo_step(app, factory, cat
     _with_point(app, coop_id)
     me = Chat(app, manager.user_id, channel=Channel.SMS)
     first = me.say("VENDER")
-    assert "\n1." not in first and "; 2 " in first
+    assert "Escriba el nombre, por ejemplo: cacao." in first and "1" not in first
+    listed = me.say("aguacate")  # two products: the list, on one line
+    assert "varias opciones" in listed and "\n1." not in listed and "; 2 " in listed
     me.say("cafe")
     me.say("2")
     me.say("3 cargas")
