@@ -396,3 +396,36 @@ def test_builtin_commands_come_before_a_conversation(app, manager, echo_conversa
         send(manager.login, "SALIR", channel=Channel.WHATSAPP, provider="meta")
         assert fresh_user(manager.user_id).whatsapp_opt_out_at is not None
         assert _conversation(manager.user_id).step == "name"
+
+
+def test_simultaneous_deliveries_of_one_message_act_once(app, manager):
+    """Providers deliver a webhook again when an answer is slow: several deliveries of one
+    message start at the same moment, each in its own request (app context, session and
+    connection). However they interleave (on PostgreSQL the later inserts wait on the unique
+    key, then fail inside their savepoint), one acts and the others find it."""
+    import threading
+
+    deliveries = 4
+    barrier = threading.Barrier(deliveries)
+    results, errors = [], []
+
+    def deliver():
+        try:
+            with app.test_request_context():
+                barrier.wait(timeout=30)
+                received = inbound.receive(Channel.SMS, "twilio", "SMsimultaneous", manager.login, "STOP")
+                db.session.commit()
+                results.append(received.replayed)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, daemon=True) for _ in range(deliveries)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(results) == [False] + [True] * (deliveries - 1)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Inbound)) == 1
+        assert len(replies_to(manager.login)) == 1
