@@ -70,4 +70,7 @@ def test_register_verify_and_log_in_on_a_phone(phone, factory, tmp_path):
 def test_registration_works_without_javascript(phone):
     no_js = phone(javascript=False)
     _register(no_js, "san vicente", choose="San Vicente del Caguán, Caquetá")
+    # Registration lands on the code sent to the new number; the site is usable meanwhile.
+    expect(no_js.page.get_by_role("heading", name="Verifique su celular")).to_be_visible()
+    no_js.page.get_by_role("link", name="Hacerlo después").click()
     expect(no_js.page.get_by_text("San Vicente del Caguán, Caquetá · PDET")).to_be_visible()
