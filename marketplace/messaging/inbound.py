@@ -193,8 +193,9 @@ def _answer(context: hooks.InboundContext, inbound: Inbound, now: datetime) -> t
         _("No entendimos su mensaje. %(help)s", help=help_text(user)), "mensaje no entendido"))
 
 
-def _as_pair(reply: hooks.Reply) -> tuple[hooks.Reply, str]:
-    return reply, reply.outcome
+def _as_pair(reply: hooks.Reply | None) -> tuple[hooks.Reply | None, str]:
+    # A conversation step that answered nothing leaves the message unanswered, not a 503.
+    return (reply, reply.outcome) if reply is not None else (None, "sin respuesta")
 
 
 def _flooding(context: hooks.InboundContext, inbound: Inbound, now: datetime) -> bool:

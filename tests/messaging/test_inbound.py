@@ -429,3 +429,14 @@ def test_simultaneous_deliveries_of_one_message_act_once(app, manager):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Inbound)) == 1
         assert len(replies_to(manager.login)) == 1
+
+
+def test_a_conversation_step_that_answers_nothing_leaves_the_message_unanswered(app, manager, monkeypatch):
+    kind = hooks.ConversationKind(kind="muda", start_words=("MUDA",), can_start=lambda u: True,
+                                  start=lambda c, ctx: hooks.Reply("¿Algo?", "muda: empezó"),
+                                  step=lambda c, ctx: (None, False))
+    monkeypatch.setitem(hooks.CONVERSATIONS, "muda", kind)
+    with app.test_request_context():
+        send(manager.login, "MUDA")
+        received = send(manager.login, "algo")
+        assert received.reply is None and received.inbound.outcome == "sin respuesta"
