@@ -38,6 +38,7 @@ from marketplace.core.text import search_key
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
 from marketplace.messaging import hooks, media
+from marketplace.messaging import services as messaging_services
 from marketplace.messaging.models import Channel, Conversation, MediaFetch
 
 KIND = "listing"
@@ -616,10 +617,22 @@ def attach_photo(fetch: MediaFetch, data: bytes, content_type: str) -> None:
             raise media.MediaRefused(str(error.message)) from error
 
 
+def photo_failed(fetch: MediaFetch, reason: str) -> None:
+    """Tell the person, on the channel they sent it on, that their photo could not be used."""
+    user = db.session.get(User, fetch.user_id) if fetch.user_id else None
+    if user is None or not user.phone or messaging_services.channel_problem(user, fetch.channel) is not None:
+        return  # no longer reachable there (SALIR...)
+    with force_locale(user.locale or "es"):
+        body = _("No pudimos usar la foto que envió para su oferta n.º %(id)s. La oferta sigue publicada; "
+                 "puede agregarle una foto desde la página.", id=fetch.subject_id)
+    messaging_services.queue("listing_photo_failed", channel=fetch.channel, to_address=user.phone, body=body, user=user,
+                    locale=user.locale or "es")
+
+
 def register() -> None:
     hooks.register_conversation(hooks.ConversationKind(
         kind=KIND, start_words=START_WORDS, can_start=can_start, start=start, step=step, expired=expired))
     hooks.register_help(help_line)
-    media.register_media_handler(PHOTO_PURPOSE, attach_photo)
+    media.register_media_handler(PHOTO_PURPOSE, attach_photo, on_failure=photo_failed)
 
 

@@ -42,13 +42,19 @@ class MediaRefused(Exception):
 
 
 MediaHandler = Callable[[MediaFetch, bytes, str], None]
+FailureHandler = Callable[[MediaFetch, str], None]
 MEDIA_HANDLERS: dict[str, MediaHandler] = {}
+FAILURE_HANDLERS: dict[str, FailureHandler] = {}
 
 
-def register_media_handler(purpose: str, handler: MediaHandler) -> None:
+def register_media_handler(purpose: str, handler: MediaHandler, on_failure: FailureHandler | None = None) -> None:
     """``handler(fetch, data, content_type)`` receives the bytes of each fetch of
-    ``purpose`` inside the worker's transaction; it flushes, the worker commits."""
+    ``purpose`` inside the worker's transaction; it flushes, the worker commits.
+    ``on_failure(fetch, reason)``, when given, runs once when the fetch is given up (to tell
+    the person, say), in the transaction that records the failure."""
     MEDIA_HANDLERS[purpose] = handler
+    if on_failure is not None:
+        FAILURE_HANDLERS[purpose] = on_failure
 
 
 def request_fetch(purpose: str, subject_id: int | None, media_ref: str, *, channel: Channel | str,
@@ -116,6 +122,17 @@ def process_media(limit: int = 20, now: datetime | None = None,
     return done
 
 
+def _failed(row: MediaFetch, error: str) -> None:
+    on_failure = FAILURE_HANDLERS.get(row.purpose)
+    if on_failure is None:
+        return
+    try:
+        with db.session.begin_nested():
+            on_failure(row, error)
+    except Exception:  # telling the person is a courtesy: the failure is recorded anyway
+        log.exception("Media fetch %s: the failure handler failed", row.id)
+
+
 def _process_one(row: MediaFetch, fetch, now: datetime, max_attempts: int) -> bool:
     fetch_id, purpose = row.id, row.purpose
     handler = MEDIA_HANDLERS.get(purpose)
@@ -148,6 +165,7 @@ def _process_one(row: MediaFetch, fetch, now: datetime, max_attempts: int) -> bo
     if permanent or row.attempts >= max_attempts:
         row.status, row.next_attempt_at = MediaStatus.FAILED, None
         log.warning("Media fetch %s (%s) failed: %s", fetch_id, purpose, error)
+        _failed(row, error)
     else:
         row.next_attempt_at = now + backoff(row.attempts)
     db.session.commit()

@@ -498,12 +498,12 @@ _meta_server, _twilio_server = messaging_fixtures._meta_server, messaging_fixtur
 whatsapp_fake, twilio_fake = messaging_fixtures.whatsapp_fake, messaging_fixtures.twilio_fake
 
 
-def _replies(app, number: str) -> list[str]:
+def _replies(app, number: str, kind: str = "reply") -> list[str]:
     from marketplace.messaging.models import Message
 
     with app.app_context():
         return [m.body for m in db.session.scalars(
-            select(Message).where(Message.to_address == number, Message.kind == "reply").order_by(Message.id))]
+            select(Message).where(Message.to_address == number, Message.kind == kind).order_by(Message.id))]
 
 
 def _meta_to_photo(app, client, coop_id, manager) -> str:
@@ -555,6 +555,8 @@ def test_a_file_that_is_not_a_photo_fails_its_fetch_and_the_listing_stands(app, 
         assert fetch.status == MediaStatus.FAILED and "no es una foto" in fetch.last_error
         assert db.session.get(Listing, listing.id).status.value == "active"
         assert db.session.scalar(select(func.count()).select_from(ListingPhoto)) == 0
+    told = _replies(app, number, kind="listing_photo_failed")
+    assert len(told) == 1 and f"No pudimos usar la foto que envió para su oferta n.º {listing.id}" in told[0]
 
 
 def test_a_photo_sent_by_whatsapp_through_twilio_is_fetched_from_its_media_url(

@@ -173,3 +173,40 @@ def test_the_reference_is_kept_whole(app):
     url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME" + "a" * 400
     fetch_id = _request(app, url, provider="twilio")
     assert _row(app, fetch_id).media_ref == url
+
+
+def test_the_purposes_failure_handler_runs_once_when_the_fetch_is_given_up(app, whatsapp_fake, monkeypatch):
+    whatsapp_fake.add_media("46", _jpeg())
+    app.config["MESSAGING_MAX_ATTEMPTS"] = 2
+    told = []
+
+    def handler(fetch, data, content_type):
+        raise RuntimeError("disco lleno")
+
+    def on_failure(fetch, reason):
+        told.append((fetch.subject_id, reason))
+        db.session.add(Notice(kind="photo_failed", subject_id=fetch.subject_id, attempts=0))
+
+    monkeypatch.setitem(media.MEDIA_HANDLERS, "test_photo", handler)
+    monkeypatch.setitem(media.FAILURE_HANDLERS, "test_photo", on_failure)
+    fetch_id = _request(app, "46")
+    assert _run(app, NOW) == 0 and told == []  # tried again later: nobody is told yet
+    assert _run(app, _row(app, fetch_id).next_attempt_at) == 0
+    assert told == [(7, "disco lleno")]
+    with app.app_context():
+        assert db.session.scalar(select(Notice.kind)) == "photo_failed"  # written with the failure
+
+
+def test_a_failure_handler_that_breaks_does_not_stop_the_failure_being_recorded(app, whatsapp_fake, monkeypatch):
+    def on_failure(fetch, reason):
+        db.session.add(Notice(kind="half_told", attempts=0))
+        db.session.flush()
+        raise RuntimeError("sin plantilla")
+
+    monkeypatch.setitem(media.MEDIA_HANDLERS, "test_photo", lambda fetch, data, content_type: None)
+    monkeypatch.setitem(media.FAILURE_HANDLERS, "test_photo", on_failure)
+    fetch_id = _request(app, "no-such-media")
+    assert _run(app, NOW) == 0
+    assert _row(app, fetch_id).status == MediaStatus.FAILED
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Notice)) == 0
