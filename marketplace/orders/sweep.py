@@ -32,8 +32,9 @@ from marketplace.orders.models import (
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Expire parts nobody answered in time and cancel card orders left unpaid.
-    Safe to run from many processes at once: each part moves once.
+    """Expire parts nobody answered in time, cancel card orders left unpaid, and remind
+    cooperatives of the parts still waiting for their answer (``remind``).
+    Safe to run from many processes at once: each part moves once, each reminder is written once.
 
     It takes each order's lock without waiting (``lock_order``'s SKIP LOCKED): an order a
     cooperative, a buyer, staff or a webhook is changing right now is left for the next
@@ -73,8 +74,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             cancelled += 1
         else:
             expired += 1
+    remind(now)
     db.session.flush()
-    return {"expired": expired, "cancelled": cancelled, "reminded": remind(now)}
+    return {"expired": expired, "cancelled": cancelled}
 
 
 # (notice kind, hours before the part declines itself, the column that records it was sent)
