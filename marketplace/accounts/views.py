@@ -513,7 +513,7 @@ def verify_email(token: str):
         db.session.commit()
     except verification.CodeRejected as error:
         db.session.commit()
-        return render_template("accounts/verify_email.html", error=error.message), 410
+        return render_template("accounts/verify_email.html", error=error.message), 404
     flash(_("Correo verificado."), "success")
     return redirect(url_for("account.channels" if current_user.is_authenticated else "auth.login"))
 
@@ -595,8 +595,9 @@ def recover_code():
 @auth_bp.route("/recuperar/enlace/<token>", methods=["GET", "POST"])
 @limiter.limit(_recovery_limit_per_address, methods=["POST"], scope="recover-link-address")
 def recover_link(token: str):
+    # A used or expired link is answered as one that never existed (404).
     if not recovery.link_is_live(token):
-        return render_template("accounts/recover_link.html", form=None), 410
+        return render_template("accounts/recover_link.html", form=None), 404
     form = RecoveryLinkForm()
     status = 200
     if form.validate_on_submit():
@@ -605,7 +606,7 @@ def recover_link(token: str):
             db.session.commit()
         except verification.CodeRejected:
             db.session.commit()
-            return render_template("accounts/recover_link.html", form=None), 410
+            return render_template("accounts/recover_link.html", form=None), 404
         except DomainError as error:
             _fail(form, error)
         else:
