@@ -457,7 +457,8 @@ def verify_phone():
             return redirect(url_for("account.channels"))
     if request.method == "POST":
         status = 422
-    return render_template("accounts/verify_phone.html", form=form,
+    has_code = verification.live_code(current_user.id, verification.VERIFY_PHONE) is not None
+    return render_template("accounts/verify_phone.html", form=form, has_code=has_code,
                            channel_name=_channel_name(verification.phone_channel(current_user))), status
 
 

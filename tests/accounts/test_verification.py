@@ -229,6 +229,17 @@ def test_a_verified_number_is_not_sent_codes(app, factory):
         assert db.session.scalar(select(func.count()).select_from(VerificationCode)) == 0
 
 
+def test_the_code_page_offers_a_code_when_none_is_live(app, factory):
+    _org, person = factory.cooperative()
+    client = app.test_client()
+    login(client, person)
+    page = client.get("/cuenta/verificar-celular").get_data(as_text=True)
+    assert "Pida un código" in page and "Le enviamos un código" not in page
+    client.post("/cuenta/verificar-celular/enviar")
+    page = client.get("/cuenta/verificar-celular").get_data(as_text=True)
+    assert "Le enviamos un código de 6 números al 315 000 0001 por SMS" in page
+
+
 def test_a_code_page_needs_six_digits(app, factory):
     _org, person = factory.cooperative()
     client = app.test_client()
