@@ -80,7 +80,7 @@ class User(UserMixin, db.Model):
     # requires a recorded opt-in; "SALIR"/"STOP" records an opt-out per channel.
     phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    preferred_channel: Mapped[str] = mapped_column(String(10), default="whatsapp")
+    preferred_channel: Mapped[str] = mapped_column(String(10), default="whatsapp", server_default="whatsapp")
     whatsapp_opt_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     whatsapp_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sms_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
