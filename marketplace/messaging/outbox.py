@@ -102,8 +102,18 @@ def expand(limit: int = 100, now: datetime | None = None) -> int:
             continue
         notice.expanded_at, notice.last_error, notice.next_attempt_at = moment, None, None
         done += 1
+    for notice in notices:
+        _forget_secret(notice)
     db.session.commit()
     return done
+
+
+def _forget_secret(notice: Notice) -> None:
+    """A code, link or temporary password lives in its notice only until the notice has
+    become its message (or been given up): the message is the one record, masked once sent."""
+    kind = hooks.NOTICE_KINDS.get(notice.kind)
+    if notice.expanded_at is not None and kind is not None and kind.secret:
+        notice.payload = None
 
 
 def _expand_one(notice: Notice, kind: hooks.NoticeKind, now: datetime) -> None:

@@ -400,6 +400,17 @@ def test_secret_digits_are_masked_once_sent(app, factory, kinds, whatsapp_fake):
     assert message.body == "Su código es ••••••." and message.template_params == ["••••••"]
 
 
+def test_a_secret_is_forgotten_by_its_notice_once_it_is_a_message(app, factory, kinds):
+    user = _person(app, factory)
+    _notify(app, [user], kind=SECRET_KIND)
+    _notify(app, [user], kind=KIND)
+    with app.app_context():
+        outbox.expand()
+        payloads = dict(db.session.execute(select(Notice.kind, Notice.payload)).all())
+    assert payloads[SECRET_KIND] is None  # the code is only in the message now
+    assert payloads[KIND] == {"users": [user]}
+
+
 def test_log_provider_keeps_the_secret_for_the_development_page(app, factory, kinds):
     user = _person(app, factory)
     _notify(app, [user], kind=SECRET_KIND)
