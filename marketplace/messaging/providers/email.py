@@ -1,5 +1,5 @@
-"""E-mail through SMTP (``SMTP_HOST``...). Replaces ``marketplace.core.mail`` for notices: a
-refusal is told apart from an outage, so the worker retries only what may yet go."""
+"""E-mail through SMTP (``SMTP_HOST``...): a refusal is told apart from an outage, so the
+worker retries only what may yet go."""
 
 from __future__ import annotations
 
