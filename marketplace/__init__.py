@@ -74,6 +74,7 @@ def _migrations_dir():
 def _register_blueprints(app: Flask) -> None:
     from marketplace import home
     from marketplace.accounts import api as accounts_api
+    from marketplace.accounts import org_views as accounts_org_views
     from marketplace.accounts import views as accounts_views
     from marketplace.catalog import api as catalog_api
     from marketplace.catalog import views as catalog_views
@@ -94,8 +95,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_views.bp)
     app.register_blueprint(accounts_views.auth_bp)
     app.register_blueprint(accounts_views.account_bp)
-    app.register_blueprint(accounts_views.org_bp)
-    app.register_blueprint(accounts_views.admin_bp)
+    app.register_blueprint(accounts_org_views.org_bp)
+    app.register_blueprint(accounts_org_views.admin_bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(catalog_views.bp)
     catalog_views.init_app(app)
