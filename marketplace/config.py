@@ -101,6 +101,11 @@ def _messaging() -> dict:
         "WEBHOOK_RATE_LIMIT": os.environ.get("WEBHOOK_RATE_LIMIT", "600 per minute"),
         "INBOUND_PER_NUMBER_PER_HOUR": _int("INBOUND_PER_NUMBER_PER_HOUR", 30),
         "CONVERSATION_MINUTES": _int("CONVERSATION_MINUTES", 60),
+        # Verification codes and password recovery: codes sent per client address, recovery
+        # requests per client address and per phone/e-mail typed.
+        "CODE_LIMIT_PER_ADDRESS": os.environ.get("CODE_LIMIT_PER_ADDRESS", "10 per hour;30 per day"),
+        "RECOVERY_LIMIT_PER_ADDRESS": os.environ.get("RECOVERY_LIMIT_PER_ADDRESS", "10 per hour;50 per day"),
+        "RECOVERY_LIMIT_PER_LOGIN": os.environ.get("RECOVERY_LIMIT_PER_LOGIN", "3 per 15 minutes;10 per day"),
     }
 
 

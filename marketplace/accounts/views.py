@@ -375,7 +375,7 @@ def _send_code_quietly(user) -> bool:
 
 
 def _code_limit_per_address() -> str:
-    return current_app.config.get("CODE_LIMIT_PER_ADDRESS", "10 per hour;30 per day")
+    return current_app.config["CODE_LIMIT_PER_ADDRESS"]
 
 
 def _channels_page(form=None, status=200):
@@ -502,11 +502,11 @@ def verify_email(token: str):
 
 
 def _recovery_limit_per_address() -> str:
-    return current_app.config.get("RECOVERY_LIMIT_PER_ADDRESS", "10 per hour;50 per day")
+    return current_app.config["RECOVERY_LIMIT_PER_ADDRESS"]
 
 
 def _recovery_limit_per_login() -> str:
-    return current_app.config.get("RECOVERY_LIMIT_PER_LOGIN", "3 per 15 minutes;10 per day")
+    return current_app.config["RECOVERY_LIMIT_PER_LOGIN"]
 
 
 def _recovery_key() -> str:
