@@ -522,6 +522,12 @@ def test_two_workers_at_once_send_each_message_once(app, factory, kinds, whatsap
     _notify(app, users[:6])
     _notify(app, users[6:])
     whatsapp_fake.delay = 0.01
+    # Werkzeug compiles a rule's URL builder with ``ast`` on first use, and CPython 3.11 keeps
+    # the AST constructor's depth per interpreter, not per thread: two threads compiling at once
+    # can leave it inconsistent and fail a later test ("AST constructor recursion depth
+    # mismatch"). The builder the notices use is compiled here first, in one thread.
+    with app.test_request_context():
+        url_for("home.index", _external=True)
     barrier = threading.Barrier(2)
     results, errors = [], []
 
