@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from marketplace.core import retry
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.messaging.models import Channel, MediaFetch, MediaStatus
@@ -72,7 +73,7 @@ def request_fetch(purpose: str, subject_id: int | None, media_ref: str, *, chann
 
 def backoff(attempts: int) -> timedelta:
     """Wait before the next try: 1, 2, 4, 8... minutes, at most six hours."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+    return retry.backoff(attempts)
 
 
 def _default_fetch(channel: Channel, media_ref: str) -> tuple[bytes, str]:

@@ -37,6 +37,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
 from marketplace.accounts.models import User
+from marketplace.core import retry
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.messaging import gsm, hooks, providers, services
@@ -57,7 +58,7 @@ MASK = "•"
 
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4, 8... minutes after the first, second, third... failed try (at most a day)."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 24 * 60))
+    return retry.backoff(attempts, cap=timedelta(days=1))
 
 
 def _max_attempts() -> int:

@@ -27,7 +27,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from marketplace.core import audit
+from marketplace.core import audit, retry
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.orders import services
@@ -109,7 +109,7 @@ CLAIM_SECONDS = 120  # longer than a call's timeout times its tries
 
 def backoff(attempts: int) -> timedelta:
     """Wait before the next try: 1, 2, 4, 8... minutes, at most six hours."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+    return retry.backoff(attempts)
 
 
 def push_refunds(limit: int = 100, now: datetime | None = None) -> int:
