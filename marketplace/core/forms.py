@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from flask_wtf.csrf import _FlaskFormCSRF
+from wtforms import PasswordField, StringField
+from wtforms.csrf.core import CSRFTokenField
 from wtforms.validators import DataRequired, Length, Optional, StopValidation
 
 from marketplace.core import geography
 from marketplace.core.types import parse_decimal
 
+_REQUIRED = _l("Este campo es obligatorio.")
+
 
 def required(message=None):
-    return DataRequired(message=message or _l("Este campo es obligatorio."))
+    return DataRequired(message=message or _REQUIRED)
 
 
 def max_length(n: int):
@@ -85,8 +89,44 @@ class DecimalTextField(StringField):
         self.decimal = value
 
 
+RETYPE_PASSWORD = _l("Por seguridad, escriba de nuevo la contraseña.")
+
+
+class _CSRFTokenFieldWithoutId(CSRFTokenField):
+    """The CSRF token as a hidden input with no id: a page with several forms would
+    otherwise repeat ``id="csrf_token"``, and nothing points at it by id."""
+
+    def __call__(self, **kwargs):
+        kwargs.setdefault("id", False)
+        return super().__call__(**kwargs)
+
+
+class _CSRF(_FlaskFormCSRF):
+    field_class = _CSRFTokenFieldWithoutId
+
+
 class BaseForm(FlaskForm):
     """FlaskForm that can take errors raised by a service and show them beside a field."""
+
+    class Meta:
+        csrf_class = _CSRF
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if not valid:
+            self.ask_passwords_again()
+        return valid
+
+    def ask_passwords_again(self) -> None:
+        """A refused form never echoes a password, so each password field is shown empty:
+        say so on the field (and so in the summary) rather than leave it to a generic
+        "obligatorio" on the next try."""
+        for f in self:
+            if not isinstance(f, PasswordField):
+                continue
+            # An empty password field's own "obligatorio" is replaced by the reason it is empty.
+            kept = [e for e in f.errors if str(e) not in (str(_REQUIRED), str(RETYPE_PASSWORD))]
+            f.errors = kept + [RETYPE_PASSWORD]
 
     def attach_error(self, error) -> None:
         field = getattr(self, error.field, None) if error.field else None
@@ -96,6 +136,7 @@ class BaseForm(FlaskForm):
             field.errors.append(error.message)
         else:
             self.form_errors.append(error.message)
+        self.ask_passwords_again()
 
 
 __all__ = ["BaseForm", "DecimalTextField", "MunicipalityField", "Optional", "required", "max_length"]
