@@ -25,7 +25,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from marketplace import models  # noqa: F401  (registers every mapped class)
-    from marketplace.core import database, web
+    from marketplace.core import compression, database, web
     from marketplace.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     database.configure_engines()
@@ -35,6 +35,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=web.select_locale, timezone_selector=lambda: "America/Bogota")
     limiter.init_app(app)
     login_manager.init_app(app)
+    # First of the response hooks, so it runs last: it compresses what the others have written.
+    compression.init_app(app)
 
     web.init_app(app)
     _register_blueprints(app)

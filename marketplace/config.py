@@ -181,6 +181,12 @@ def load_config() -> dict:
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "cosecha-2026"),
         # Static URLs carry a content hash (core/web.py), so they can be cached for a year.
         "SEND_FILE_MAX_AGE_DEFAULT": 365 * 24 * 3600,
+        # Responses compressed by the app (core/compression.py): brotli, else gzip, for text of
+        # at least COMPRESS_MIN_SIZE bytes. Off when a proxy in front already compresses.
+        "COMPRESS_ENABLED": _bool("COMPRESS_ENABLED", True),
+        "COMPRESS_LEVEL": _int("COMPRESS_LEVEL", 6),
+        "COMPRESS_BR_LEVEL": _int("COMPRESS_BR_LEVEL", 5),
+        "COMPRESS_MIN_SIZE": _int("COMPRESS_MIN_SIZE", 500),
         # Listing photos (local folder; see catalog/photos.py for the storage interface)
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),

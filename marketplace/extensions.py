@@ -5,6 +5,7 @@ circular imports out of the application.
 """
 
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -39,6 +40,7 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, strategy="moving-window")
 api = Api()
+compress = Compress()
 
 # The published spec lists every query parameter an operation takes; an unknown one is a
 # client's mistake (a misspelt filter silently ignored would return the wrong rows), so
