@@ -148,8 +148,18 @@ def _upkeep() -> str:
     result = services.sweep()
     db.session.commit()
     refunds = payments.push_refunds()
+    photos = _pending_photos_cleanup()
     return (f"{result['expired']} partes vencidas, {result['cancelled']} canceladas por falta de pago, "
-            f"{refunds} reembolsos enviados.")
+            f"{refunds} reembolsos enviados, {photos} fotos pendientes vencidas borradas.")
+
+
+def _pending_photos_cleanup() -> int:
+    """Photos kept from refused listing forms whose time is up: rows and files deleted."""
+    from marketplace.catalog import pending
+
+    deleted = pending.cleanup(current_app.extensions["marketplace_storage"])
+    db.session.commit()
+    return deleted
 
 
 def _messaging_round() -> str:

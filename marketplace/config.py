@@ -190,6 +190,8 @@ def load_config() -> dict:
         # Listing photos (local folder; see catalog/photos.py for the storage interface)
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
+        # Photos of a refused listing form are kept this long for their uploader (catalog/pending.py).
+        "PENDING_UPLOAD_HOURS": _int("PENDING_UPLOAD_HOURS", 6),
         # Orders: the platform's fee on the buyer's order and its commission on the
         # cooperative's sales, in percent; how long a cooperative has to answer an order,
         # how long a card order waits for its payment, invoice terms and payout delay.

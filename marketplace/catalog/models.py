@@ -182,3 +182,21 @@ class ListingChange(db.Model):
     quantity_kg_before: Mapped[Decimal | None] = mapped_column(Kilograms)
     quantity_kg_after: Mapped[Decimal | None] = mapped_column(Kilograms)
     reason: Mapped[str] = mapped_column(String(40))
+
+
+class PendingUpload(db.Model):
+    """A listing photo that passed the upload checks on a form the server refused: kept,
+    re-encoded, for its uploader only, until it expires or the listing is saved. The page
+    carries only the random ``token``; the storage keys never leave the server."""
+
+    __tablename__ = "pending_upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    thumb_key: Mapped[str] = mapped_column(String(80), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

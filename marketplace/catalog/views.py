@@ -24,7 +24,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, Role
-from marketplace.catalog import services
+from marketplace.catalog import pending, services
 from marketplace.catalog.forms import GradeForm, ListingForm, ProductForm, StatusForm
 from marketplace.catalog.models import Grade, Listing, Product
 from marketplace.catalog.units import UNITS
@@ -71,7 +71,58 @@ def _uploads(form) -> list[bytes]:
     return [f.read() for f in files]
 
 
-def _form_page(form, product, coop, listing=None, status=200):
+PENDING_FIELD = "foto_pendiente"
+DROP_FIELD = "quitar_foto"
+
+
+def _checked_photos(form) -> tuple[list, DomainError | None]:
+    """Each photo sent now, checked and re-encoded once: those that pass, and the first problem."""
+    good, problem = [], None
+    for data in _uploads(form):
+        try:
+            good.extend(services.process_uploads([data]))
+        except DomainError as error:
+            problem = problem or error
+    return good, problem
+
+
+def _save_with_photos(form, existing: int, save) -> tuple[Listing | None, list]:
+    """Validate the listing form and ``save(new_photos)``, then attach the pending photos the
+    form carries, all in one commit. When the form is refused, the photos that passed the
+    upload checks are kept as the user's pending uploads, so the page can show them back and
+    the next submit needs no new upload. Returns (the saved listing or None, pending uploads
+    to show)."""
+    dropped = request.form.getlist(DROP_FIELD)
+    carried = [t for t in request.form.getlist(PENDING_FIELD) if t not in dropped]
+    new, problem = _checked_photos(form)
+    if form.validate_on_submit():
+        try:
+            pending.discard(current_user, dropped, storage())
+            if problem is not None:
+                raise problem
+            kept = pending.claim(current_user, carried)
+            if existing + len(kept) + len(new) > services.MAX_PHOTOS:
+                raise DomainError(_("Puede subir hasta %(n)s fotos por oferta.", n=services.MAX_PHOTOS), "photos")
+            listing = save(new)
+            pending.attach(listing, kept)
+            db.session.commit()
+            return listing, []
+        except DomainError as error:
+            db.session.rollback()
+            form.attach_error(error)
+    elif problem is not None:
+        form.attach_error(problem)
+    if "csrf_token" in form.errors:  # a forged or stale post keeps nothing
+        return None, []
+    pending.discard(current_user, dropped, storage())
+    rows = pending.claim(current_user, carried)
+    room = max(0, services.MAX_PHOTOS - existing - len(rows))
+    rows += pending.keep(current_user, new[:room], storage(), current_app.config["PENDING_UPLOAD_HOURS"])
+    db.session.commit()
+    return None, rows
+
+
+def _form_page(form, product, coop, listing=None, status=200, pending_photos=()):
     references = None
     if coop.municipality is not None:
         grade = db.session.get(Grade, form.grade.data) if form.grade.data else None
@@ -81,7 +132,7 @@ def _form_page(form, product, coop, listing=None, status=200):
     unit_weight = unit.kg if unit and unit.kg else form.unit_kg.decimal if unit else None
     return render_template("catalog/listing_form.html", form=form, product=product, listing=listing,
                            references=references, units=UNITS, unit_weight=unit_weight,
-                           unit_code=form.unit.data), status
+                           unit_code=form.unit.data, pending_photos=pending_photos), status
 
 
 @bp.route("/ofertas/nueva", methods=["GET", "POST"])
@@ -101,18 +152,13 @@ def new_listing():
         today = date.today()
         form.harvest_date.data = form.available_from.data = today
         form.unit.data = product.usual_units[0] if product.usual_units else "kg"
-    if form.validate_on_submit():
-        try:
-            photos = services.process_uploads(_uploads(form))
-            listing = services.create_listing(current_user, _listing_data(form, product.id), photos, storage())
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            form.attach_error(error)
-        else:
-            flash(_("Oferta publicada."), "success")
-            return redirect(url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
-    return _form_page(form, product, coop, status=422 if request.method == "POST" else 200)
+        return _form_page(form, product, coop)
+    saved, pending_photos = _save_with_photos(form, 0, lambda photos: services.create_listing(
+        current_user, _listing_data(form, product.id), photos, storage()))
+    if saved is not None:
+        flash(_("Oferta publicada."), "success")
+        return redirect(url_for("catalog.my_listings", _anchor=f"oferta-{saved.id}"))
+    return _form_page(form, product, coop, status=422, pending_photos=pending_photos)
 
 
 @bp.route("/ofertas/<int:listing_id>/editar", methods=["GET", "POST"])
@@ -135,18 +181,17 @@ def edit_listing(listing_id: int):
         form.collection_point.data = listing.collection_point_id
         form.certifications.data = listing.certifications
         form.description.data = listing.description
-    if form.validate_on_submit():
-        try:
-            photos = services.process_uploads(_uploads(form))
-            services.update_listing(current_user, listing, _listing_data(form, listing.product_id), photos, storage())
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            form.attach_error(error)
-        else:
-            flash(_("Oferta actualizada."), "success")
-            return redirect(url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
-    return _form_page(form, listing.product, coop, listing, status=422 if request.method == "POST" else 200)
+        return _form_page(form, listing.product, coop, listing)
+
+    def save(photos):
+        services.update_listing(current_user, listing, _listing_data(form, listing.product_id), photos, storage())
+        return listing
+
+    saved, pending_photos = _save_with_photos(form, len(listing.photos), save)
+    if saved is not None:
+        flash(_("Oferta actualizada."), "success")
+        return redirect(url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
+    return _form_page(form, listing.product, coop, listing, status=422, pending_photos=pending_photos)
 
 
 def _plain(value: Decimal) -> str:
@@ -159,8 +204,12 @@ def listing_status(listing_id: int):
     listing = services.own_listing(current_user, listing_id)
     if not StatusForm().validate_on_submit():
         abort(400)
+    action = request.form.get("action", "")
+    if action == "withdraw" and request.form.get("confirm") != "1":
+        # Withdrawing hides the lot from every buyer: it is asked once more, with or without JavaScript.
+        return redirect(url_for("catalog.confirm_withdraw", listing_id=listing.id))
     try:
-        services.change_status(current_user, listing, request.form.get("action", ""))
+        services.change_status(current_user, listing, action)
         db.session.commit()
         flash(_("Oferta actualizada."), "success")
     except DomainError as error:
@@ -171,6 +220,16 @@ def listing_status(listing_id: int):
     return redirect(url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
 
 
+@bp.get("/ofertas/<int:listing_id>/retirar")
+@roles_required(*COOP)
+def confirm_withdraw(listing_id: int):
+    """"¿Seguro?": the step before a listing is withdrawn."""
+    listing = services.own_listing(current_user, listing_id)
+    if listing.status.value == "withdrawn":
+        return redirect(url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
+    return render_template("catalog/confirm_withdraw.html", listing=listing, status_form=StatusForm())
+
+
 @bp.get("/ofertas/<int:listing_id>")
 @login_required
 def listing_page(listing_id: int):
@@ -179,6 +238,22 @@ def listing_page(listing_id: int):
     return render_template("catalog/listing.html", listing=listing, coop=coop, history=services.history(listing),
                            available=services.is_available(listing), units=UNITS,
                            certifications=services.CERTIFICATIONS)
+
+
+@bp.get("/ofertas/fotos-pendientes/<token>")
+@roles_required(*COOP)
+def pending_photo(token: str):
+    """The thumbnail of a photo kept from a refused form, for the user who sent it only."""
+    try:
+        data = storage().read(pending.thumbnail_key(current_user, token[:80]))
+    except (DomainError, ValueError, OSError):
+        abort(404)
+    from io import BytesIO
+
+    response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/media/<key>")

@@ -154,7 +154,7 @@ def test_edits_keep_a_history_and_status_changes(app, factory, catalogue):
     assert "Ninguna oferta disponible" in buyer_client.get(f"/buscar?producto={catalogue['cacao']}").get_data(as_text=True)
     client.post(f"/ofertas/{listing_id}/estado", data={"action": "reopen"})
     assert f"/ofertas/{listing_id}" in buyer_client.get(f"/buscar?producto={catalogue['cacao']}").get_data(as_text=True)
-    client.post(f"/ofertas/{listing_id}/estado", data={"action": "withdraw"})
+    client.post(f"/ofertas/{listing_id}/estado", data={"action": "withdraw", "confirm": "1"})
     assert client.get(f"/ofertas/{listing_id}/editar").status_code == 200
     assert "retirada" in client.post(f"/ofertas/{listing_id}/editar", data=_form(catalogue)).get_data(as_text=True)
 

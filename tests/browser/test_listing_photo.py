@@ -1,0 +1,79 @@
+"""On a phone, a listing with a photo and a wrong field is refused once; the photo is shown
+back and the fix is sent without choosing it again. The phone shrank it before sending."""
+
+from datetime import date, timedelta
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from marketplace.catalog.catalogue import seed_catalogue
+from marketplace.catalog.models import Listing
+from marketplace.extensions import db
+
+pytestmark = pytest.mark.browser
+
+
+def _log_in(p, login: str, password: str):
+    p.goto("/entrar")
+    p.page.get_by_label("Celular o correo").fill(login)
+    p.page.get_by_label("Contraseña").fill(password)
+    p.page.get_by_role("button", name="Entrar").click()
+
+
+def _phone_photo(path):
+    """A 2,400 x 1,800 camera-like JPEG, stored sideways with EXIF orientation 6 (turn right)."""
+    noise = Image.effect_noise((2400, 1800), 40)
+    image = Image.merge("RGB", (noise, noise.point(lambda v: v // 2), Image.linear_gradient("L").resize((2400, 1800))))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image.save(path, format="JPEG", quality=95, exif=exif)
+
+
+def test_a_refused_listing_keeps_its_photo_and_the_phone_shrinks_it(app, factory, phone, tmp_path):
+    with app.app_context():
+        seed_catalogue()
+        db.session.commit()
+    _coop, manager = factory.cooperative()
+    photo = tmp_path / "camara.jpg"
+    _phone_photo(photo)
+    original = photo.stat().st_size
+
+    seller = phone()
+    page = seller.page
+    sent = []
+    page.on("request", lambda r: sent.append(len(r.post_data_buffer or b""))
+            if r.method == "POST" and "/ofertas/nueva" in r.url else None)
+    _log_in(seller, manager.login, manager.password)
+    page.get_by_role("link", name="Mis ofertas").click()
+    page.get_by_role("link", name="Publicar una cosecha").click()
+    page.get_by_role("link", name="Cacao en grano seco").click()
+    page.get_by_label("Cantidad").fill("0")
+    page.get_by_label("Unidad", exact=True).select_option("arroba")
+    page.get_by_label("Precio por unidad (COP)").fill("150.000")
+    page.get_by_label("Disponible hasta").fill((date.today() + timedelta(days=30)).isoformat())
+    page.get_by_label("O un nuevo centro de acopio o vereda").fill("Vereda La Playa")
+    page.get_by_label("Fotos (hasta 3; JPEG, PNG o WebP de hasta 8 MB)").set_input_files(str(photo))
+    page.get_by_role("button", name="Publicar").click()
+
+    expect(page.locator("#quantity-error")).to_contain_text("mayor que cero")
+    kept = page.get_by_role("img", name="Foto recibida 1")
+    expect(kept).to_be_visible()
+    assert kept.evaluate("img => img.naturalWidth") > 0
+    seller.assert_fits_the_screen()
+
+    page.get_by_label("Cantidad").fill("40")
+    page.get_by_role("button", name="Publicar").click()
+    expect(page.get_by_text("Oferta publicada.")).to_be_visible()
+
+    assert len(sent) == 2
+    assert sent[0] < original / 2, (sent[0], original)  # shrunk on the phone before sending
+    assert sent[1] < 20_000  # the fix carried a token, not the photo again
+    with app.app_context():
+        listing = db.session.scalar(select(Listing))
+        (stored,) = listing.photos
+        assert max(stored.width, stored.height) <= 1600
+        assert stored.height > stored.width  # turned upright from its EXIF orientation
+    # Chromium logs every 4xx answer of a request; the refused form's 422 is the expected one.
+    assert [e for e in seller.errors if "status of 422" not in e] == []
