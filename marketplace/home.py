@@ -80,13 +80,14 @@ def _order_work(role: Role, org) -> dict:
         return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
     if role in (Role.COOP_MANAGER, Role.COOP_MEMBER):
-        parts = select(OrderPart.id).where(OrderPart.cooperative_id == org.id)
         from marketplace.matching.services import open_demands_for
+        from marketplace.orders.services import sale_counts
 
-        return {"to_answer": count(parts.where(OrderPart.status == PartStatus.PLACED)),
-                "demands": len(open_demands_for(org)),
-                "to_prepare": count(parts.where(OrderPart.status == PartStatus.ACCEPTED)),
-                "payout_due": count(parts.where(OrderPart.payout_status == PayoutStatus.DUE))}
+        # The same counts the sales list's tabs show, so each link opens exactly that many.
+        sales = sale_counts(org.id)
+        return {"to_answer": sales["por-responder"], "demands": len(open_demands_for(org)),
+                "to_prepare": sales["por-alistar"], "on_the_way": sales["en-camino"],
+                "payout_due": sales["por-cobrar"]}
     if role == Role.CARRIER_MANAGER:
         from marketplace.logistics.models import Shipment
 

@@ -57,7 +57,7 @@ def _order(order: Order) -> dict:
         "id", "number", "buyer_id", "delivery_site_id", "placed_at", "window_start", "window_end", "payment_method",
         "payment_status", "goods_total", "logistics_total", "fee_total", "total", "refunded_total",
         "invoice_number", "invoice_due_date")}
-    data["amount_due"] = services.amount_due(order)
+    data["amount_due"] = services.payment_due(order).amount
     unread = [p.id for p in order.parts if "events" in inspect(p).unloaded]
     events: dict[int, list] = {p.id: p.events for p in order.parts if p.id not in unread}
     if unread:  # the parts' events in one query rather than one per part

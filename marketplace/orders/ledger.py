@@ -7,7 +7,7 @@ Functions take plain values and the acting user, flush, and leave the commit to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
@@ -98,6 +98,25 @@ def ledger(part: OrderPart, *, undecided_as_ordered: bool = False) -> PartLedger
 def amount_due(order: Order) -> Decimal:
     """What the buyer owes for the order as it stands (declines, shortfalls, disputes)."""
     return sum((ledger(p).buyer_total for p in order.parts), Decimal("0"))
+
+
+@dataclass(frozen=True)
+class PaymentDue:
+    """What the buyer pays and by when: an invoice by its due date, a card now.
+
+    Every page and message showing the buyer's figure reads it here, so they agree."""
+
+    amount: Decimal
+    invoice: bool
+    due_date: date | None
+    settled: bool
+
+
+def payment_due(order: Order) -> PaymentDue:
+    invoice = order.payment_method == PaymentMethod.INVOICE
+    return PaymentDue(amount=amount_due(order), invoice=invoice,
+                      due_date=order.invoice_due_date if invoice else None,
+                      settled=order.payment_status in (PaymentStatus.PAID, PaymentStatus.CANCELLED))
 
 
 def has_open_dispute(part: OrderPart) -> bool:

@@ -6,14 +6,17 @@ Functions take plain values and the acting user, flush, and leave the commit to 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from marketplace.accounts.models import Buyer, Cooperative
 from marketplace.catalog.models import Listing
+from marketplace.core.errors import DomainError
 from marketplace.extensions import db
 from marketplace.orders.models import (
     CLOSED_WITHOUT_SALE,
@@ -52,6 +55,65 @@ def cooperative_parts(coop: Cooperative, limit: int = 200) -> list[OrderPart]:
         .options(selectinload(OrderPart.lines), joinedload(OrderPart.order).joinedload(Order.buyer))
         .order_by(OrderPart.id.desc()).limit(limit)
     ))
+
+
+# The cooperative's sales, filtered as its home page counts them. Each filter is one SQL
+# condition, used both for the count on the home page and for the list it opens, so the two agree.
+SALE_FILTERS: dict[str, object] = {
+    "por-responder": OrderPart.status == PartStatus.PLACED,
+    "por-alistar": OrderPart.status == PartStatus.ACCEPTED,
+    "en-camino": OrderPart.status.in_([PartStatus.READY, PartStatus.IN_TRANSIT]),
+    "por-cobrar": OrderPart.payout_status == PayoutStatus.DUE,
+}
+SALES_PER_PAGE = 20
+
+
+class UnknownSaleFilter(DomainError):
+    """The list was asked for with a filter it does not know."""
+
+    status_code = 400
+
+
+@dataclass
+class SalesPage:
+    parts: list[OrderPart]
+    filter: str | None
+    page: int
+    pages: int
+    total: int
+
+
+def sale_counts(cooperative_id: int) -> dict[str, int]:
+    """How many of the cooperative's sales each filter holds, and all of them (``None``)."""
+    mine = OrderPart.cooperative_id == cooperative_id
+    counts: dict[str | None, int] = {
+        name: db.session.scalar(select(func.count(OrderPart.id)).where(mine, condition)) or 0
+        for name, condition in SALE_FILTERS.items()
+    }
+    counts[None] = db.session.scalar(select(func.count(OrderPart.id)).where(mine)) or 0
+    return counts
+
+
+def cooperative_sales(cooperative_id: int, filter_name: str | None = None, page: int = 1,
+                      per_page: int = SALES_PER_PAGE) -> SalesPage:
+    """One page of the cooperative's sales, newest first, optionally only those of one filter
+    (``SALE_FILTERS``). Waiting orders come soonest deadline first. An unknown filter raises
+    ``UnknownSaleFilter``; a page past the end gives the last page."""
+    if filter_name is not None and filter_name not in SALE_FILTERS:
+        raise UnknownSaleFilter(_l("Ese filtro de ventas no existe. Elija una de las pestañas."), "estado")
+    stmt = select(OrderPart).where(OrderPart.cooperative_id == cooperative_id)
+    if filter_name is not None:
+        stmt = stmt.where(SALE_FILTERS[filter_name])
+    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(OrderPart.id).subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    order = ((OrderPart.respond_by, OrderPart.id) if filter_name == "por-responder"
+             else (OrderPart.id.desc(),))
+    parts = list(db.session.scalars(
+        stmt.options(selectinload(OrderPart.lines), joinedload(OrderPart.order).joinedload(Order.buyer))
+        .order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    ))
+    return SalesPage(parts=parts, filter=filter_name, page=page, pages=pages, total=total)
 
 
 def overdue_invoices(today: date | None = None) -> list[Order]:

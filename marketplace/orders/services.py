@@ -48,12 +48,14 @@ from marketplace.orders.common import (  # noqa: F401
 from marketplace.orders.ledger import (  # noqa: F401
     ZERO_LEDGER,
     PartLedger,
+    PaymentDue,
     amount_due,
     bill_parts,
     billable_kg,
     has_open_dispute,
     ledger,
     line_amount,
+    payment_due,
     plan_refunds,
     planned_back,
     refresh_payout,
@@ -104,8 +106,13 @@ from marketplace.orders.placing import (  # noqa: F401
     quote,
 )
 from marketplace.orders.queries import (  # noqa: F401
+    SALE_FILTERS,
+    SALES_PER_PAGE,
+    SalesPage,
+    UnknownSaleFilter,
     buyer_orders,
     cooperative_parts,
+    cooperative_sales,
     group_by_status,
     open_disputes,
     open_invoices,
@@ -113,6 +120,7 @@ from marketplace.orders.queries import (  # noqa: F401
     overdue_invoices,
     paid_prices,
     payouts_due,
+    sale_counts,
 )
 from marketplace.orders.sweep import (  # noqa: F401
     sweep,

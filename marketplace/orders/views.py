@@ -54,7 +54,7 @@ def init_app(app) -> None:
             "refund_label": lambda refund: REFUND_LABELS.get(refund.status, refund.status),
             "refund_reason": lambda refund: REFUND_REASONS.get(refund.reason, refund.reason),
             "can_agree_shortfall": _can_agree_shortfall,
-            "ledger_of": services.ledger, "amount_due": services.amount_due,
+            "ledger_of": services.ledger, "amount_due": services.amount_due, "payment_due": services.payment_due,
             "unit_label": _unit_label, "order_units": services.order_units,
         }
 
@@ -77,6 +77,14 @@ PAYOUT_LABELS = {
     PayoutStatus.PAID: _l("Pagado a la cooperativa"),
     PayoutStatus.NONE: _l("Sin pago (no hubo venta)"),
 }
+# The tabs at the top of the sales list: the filters the cooperative's home page counts.
+SALE_TABS = [
+    (None, _l("Todas")),
+    ("por-responder", _l("Por responder")),
+    ("por-alistar", _l("Por alistar")),
+    ("en-camino", _l("En camino")),
+    ("por-cobrar", _l("Por cobrar")),
+]
 DISPUTE_LABELS = {
     DisputeStatus.OPEN: _l("disputa abierta"),
     DisputeStatus.REFUNDED: _l("resuelta a favor del comprador"),
@@ -227,7 +235,7 @@ def order_page(order_id: int):
     services.sweep()
     db.session.commit()
     return render_template("orders/order.html", order=order, form=PlainForm(), today=date.today(),
-                           amount_due=services.amount_due(order), is_buyer=current_user.has_role(*BUYER))
+                           due=services.payment_due(order), is_buyer=current_user.has_role(*BUYER))
 
 
 @bp.route("/pedidos/<int:order_id>/pagar", methods=["GET"])
@@ -368,8 +376,16 @@ def sales():
     owed = sum((ledgers[p.id].net for p in parts if p.payout_status.value in ("due", "pending")
                 and p.status not in CLOSED_WITHOUT_SALE), Decimal("0"))
     paid = sum((ledgers[p.id].net for p in parts if p.payout_status.value == "paid"), Decimal("0"))
-    return render_template("orders/sales.html", coop=coop, parts=parts, ledgers=ledgers, owed=owed, paid=paid,
-                           groups=services.group_by_status(parts), PartStatus=PartStatus)
+    problem, status, shown = None, 200, None
+    try:
+        shown = services.cooperative_sales(coop.id, request.args.get("estado") or None,
+                                           request.args.get("pagina", 1, type=int))
+    except services.UnknownSaleFilter as error:
+        problem, status = error.message, error.status_code
+    if shown is not None:
+        ledgers.update({p.id: services.ledger(p) for p in shown.parts if p.id not in ledgers})
+    return render_template("orders/sales.html", coop=coop, shown=shown, ledgers=ledgers, owed=owed, paid=paid,
+                           counts=services.sale_counts(coop.id), tabs=SALE_TABS, problem=problem), status
 
 
 @bp.get("/ventas/<int:part_id>")
