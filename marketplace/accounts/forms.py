@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -26,14 +27,15 @@ from marketplace.core.forms import (
 )
 
 
-def _count(label):
+def _count(label, optional=True):
+    # Starts empty, never "0": a pre-filled 0 reads as an answer nobody gave. The total is
+    # required; a breakdown left empty counts as none.
+    first = Optional() if optional else InputRequired(message=_l("Escriba el número de asociados."))
     return IntegerField(
         label,
-        default=0,
-        validators=[
-            InputRequired(message=_l("Escriba un número (0 si no aplica).")),
-            NumberRange(min=0, max=100_000, message=_l("Escriba un número entero entre 0 y 100.000.")),
-        ],
+        default=None,
+        validators=[first, NumberRange(min=0, max=100_000, message=_l("Escriba un número entero entre 0 y 100.000."))],
+        description=_l("Vacío si ninguno.") if optional else None,
         render_kw={"inputmode": "numeric", "min": 0, "max": 100000},
     )
 
@@ -113,7 +115,7 @@ class CooperativeFields:
                       render_kw={"inputmode": "numeric"})
     municipality = MunicipalityField(_l("Municipio"), validators=[required()],
                                      description=_l("Escriba el nombre, por ejemplo «Tumaco»."))
-    members_total = _count(_l("Número de asociados"))
+    members_total = _count(_l("Número de asociados"), optional=False)
     members_women = _count(_l("Mujeres"))
     members_youth = _count(_l("Jóvenes (14 a 28 años)"))
     members_victims = _count(_l("Víctimas del conflicto"))
@@ -271,3 +273,16 @@ class RecoveryLinkForm(BaseForm):
     new_password_confirm = PasswordField(_l("Repita la nueva contraseña"), validators=[required(), max_length(128)],
                                          render_kw={"autocomplete": "new-password"})
     validate_new_password_confirm = _confirm_new
+
+
+class DocumentForm(BaseForm):
+    kind = SelectField(_l("Qué documento envía"), validators=[required(_l("Elija qué documento envía."))])
+    file = FileField(_l("Archivo (PDF o foto, hasta 10 MB)"),
+                     render_kw={"accept": "application/pdf,image/jpeg,image/png,image/webp"})
+
+
+class DocumentReviewForm(BaseForm):
+    status = SelectField(_l("Decisión"), choices=[("accepted", _l("Aceptar")), ("rejected", _l("Rechazar"))],
+                         validators=[required()])
+    note = TextAreaField(_l("Nota (obligatoria al rechazar; la organización la verá)"),
+                         validators=[Optional(), max_length(1000)])

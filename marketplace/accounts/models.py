@@ -314,3 +314,41 @@ class Membership(db.Model):
 
     user: Mapped[User] = relationship(back_populates="membership")
     organisation: Mapped[Organisation] = relationship(back_populates="memberships", lazy="joined")
+
+
+class DocumentKind(enum.StrEnum):
+    RUT = "rut"
+    CAMARA_COMERCIO = "camara_comercio"
+    ACTA_CONSTITUCION = "acta_constitucion"
+    OTHER = "other"
+
+
+class DocumentStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class OrganisationDocument(db.Model):
+    """A file an organisation sends for its verification (RUT, chamber of commerce
+    certificate, act of constitution). The bytes live in the same storage as listing photos
+    under a server-made key; only the organisation's managers and staff may read them."""
+
+    __tablename__ = "organisation_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind, "document_kind"))
+    file_key: Mapped[str] = mapped_column(String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[DocumentStatus] = mapped_column(str_enum(DocumentStatus, "document_status"),
+                                                   default=DocumentStatus.PENDING)
+    review_note: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship()
+    uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id])

@@ -3,23 +3,30 @@ platform administration of organisations, staff and the audit trail."""
 
 from __future__ import annotations
 
+from io import BytesIO
+
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from marketplace.accounts import documents as docs
 from marketplace.accounts import recovery, services
 from marketplace.accounts.forms import (
     BuyerProfileForm,
     CooperativeProfileForm,
+    DocumentForm,
+    DocumentReviewForm,
     EmptyForm,
     MemberForm,
     RoleForm,
@@ -32,6 +39,7 @@ from marketplace.accounts.models import (
     ROLES_BY_KIND,
     Buyer,
     Cooperative,
+    DocumentKind,
     OrgKind,
     OrgStatus,
     Role,
@@ -249,6 +257,88 @@ def edit_site(site_id: int):
 # --------------------------------------------------------------------------- admin
 
 
+# ------------------------------------------------------------- verification documents
+
+
+def _storage():
+    return current_app.extensions["marketplace_storage"]
+
+
+def _document_form(org) -> DocumentForm:
+    form = DocumentForm()
+    kinds = docs.required_kinds(org) + [DocumentKind.OTHER]
+    form.kind.choices = [(k.value, docs.KIND_LABELS[k]) for k in kinds]
+    if request.method == "GET" and request.args.get("tipo") in {k.value for k in kinds}:
+        form.kind.data = request.args["tipo"]
+    return form
+
+
+@org_bp.route("/documentos", methods=["GET", "POST"])
+@member_required
+def documents():
+    """Where managers send the documents verification asks for, and see how each was judged."""
+    org = current_user.organisation
+    if org.kind == OrgKind.STAFF:
+        abort(404)
+    sent = docs.documents_of(current_user, org)
+    form = _document_form(org)
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read(docs.MAX_BYTES + 1) if upload else b""
+        try:
+            docs.upload_document(current_user, org, form.kind.data, data, _storage(), remote_addr=_addr())
+            db.session.commit()
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            flash(_("Documento recibido. El equipo lo revisa y le avisa del resultado."), "success")
+            return redirect(url_for("org.documents"))
+    return render_template(
+        "accounts/documents.html", org=org, form=form, documents=sent, required=docs.required_kinds(org),
+        kind_labels=docs.KIND_LABELS, status_labels=docs.STATUS_LABELS,
+    ), (422 if request.method == "POST" else 200)
+
+
+@org_bp.get("/documentos/<int:document_id>")
+@login_required
+def document_file(document_id: int):
+    """A document's file, for the organisation's managers and staff only: always a download
+    (never shown inline), with the type the server found, not the one the browser sent."""
+    document = docs.readable_document(current_user, document_id)
+    try:
+        data = _storage().read(document.file_key)
+    except (ValueError, OSError):
+        abort(404)
+    extension = "pdf" if document.content_type == "application/pdf" else "jpg"
+    response = send_file(BytesIO(data), mimetype=document.content_type, as_attachment=True,
+                         download_name=f"{document.kind.value}-{document.id}.{extension}", max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@admin_bp.post("/organizaciones/<int:org_id>/documentos/<int:document_id>")
+@admin_required
+def review_document(org_id: int, document_id: int):
+    if docs.readable_document(current_user, document_id).organisation_id != org_id:
+        abort(404)
+    form = DocumentReviewForm(prefix=f"doc{document_id}")
+    if form.validate_on_submit():
+        try:
+            document = docs.review_document(current_user, document_id, form.status.data, form.note.data,
+                                            remote_addr=_addr())
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(_("Documento: %(status)s.", status=docs.STATUS_LABELS[document.status]), "success")
+    else:
+        flash(_("Elija aceptar o rechazar."), "error")
+    return redirect(url_for("admin.organisation", org_id=org_id, _anchor="documentos"))
+
+
 @admin_bp.get("/organizaciones")
 @staff_required
 def organisations():
@@ -299,7 +389,8 @@ def organisation(org_id: int):
         select(User.id, User.full_name).where(User.id.in_(actor_ids)))} if actor_ids else {}
     return render_template(
         "accounts/admin_organisation.html", org=org, form=form, history=history, people=people,
-        members=services.members_of(org),
+        members=services.members_of(org), documents=docs.documents_of(current_user, org),
+        review_form=DocumentReviewForm, kind_labels=docs.KIND_LABELS, doc_status_labels=docs.STATUS_LABELS,
     ), status_code
 
 

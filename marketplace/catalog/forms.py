@@ -60,8 +60,10 @@ class ListingForm(BaseForm):
         self.grade.choices = [(g.id, g.name if lang == "es" else g.name_en) for g in product.grades if g.active]
         self.unit.choices = [(code, UNITS[code].label_es if lang == "es" else UNITS[code].label_en)
                              for code in product.usual_units if code in UNITS]
-        self.collection_point.choices = [(0, _l("— Nuevo centro de acopio —"))] + [
-            (p.id, f"{p.name} ({p.municipality.name})") for p in points]
+        # The cooperative's own points first, the most recently used on top, so a new listing
+        # starts at its usual pickup point; "new" comes first only when it has none.
+        self.collection_point.choices = [(p.id, f"{p.name} ({p.municipality.name})") for p in points] + [
+            (0, _l("— Nuevo centro de acopio —"))]
 
 
 class StatusForm(BaseForm):

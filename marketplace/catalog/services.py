@@ -118,9 +118,13 @@ def visible_listing(user: User, listing_id: int) -> Listing:
 
 
 def collection_points(coop: Cooperative) -> list[CollectionPoint]:
+    """The cooperative's active collection points, the one its latest listing used first (the
+    listing form proposes it), then the newest ones."""
+    last_used = (select(func.max(Listing.id)).where(Listing.collection_point_id == CollectionPoint.id)
+                 .correlate(CollectionPoint).scalar_subquery())
     return list(db.session.scalars(
         select(CollectionPoint).where(CollectionPoint.cooperative_id == coop.id, CollectionPoint.active.is_(True))
-        .order_by(CollectionPoint.name)
+        .order_by(last_used.desc().nulls_last(), CollectionPoint.id.desc())
     ))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import (
     Blueprint,
     current_app,
@@ -12,6 +14,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_login import current_user
 
 from marketplace.core import geography
@@ -20,6 +23,8 @@ from marketplace.core.safety import safe_next
 from marketplace.extensions import db, limiter
 
 bp = Blueprint("core", __name__)
+# When the privacy policy last changed: shown on the page; change it with the text.
+PRIVACY_POLICY_DATE = date(2026, 12, 7)
 
 
 @bp.post("/idioma")
@@ -31,6 +36,16 @@ def set_language():
             current_user.locale = lang
             db.session.commit()
     return redirect(safe_next(request.form.get("next")) or url_for("home.index"))
+
+
+@bp.get("/privacidad")
+def privacy():
+    """The personal data policy (Ley 1581 de 2012, Decreto 1377 de 2013): who is responsible,
+    what is kept and why, the holder's rights and how to exercise them."""
+    # A legal text is translated as a whole document, not sentence by sentence.
+    lang = "en" if str(get_locale()) == "en" else "es"
+    return render_template(f"core/privacy_{lang}.html", contact=current_app.config["PRIVACY_CONTACT"],
+                           updated=PRIVACY_POLICY_DATE)
 
 
 @bp.get("/municipios")
