@@ -232,6 +232,9 @@ def load_config() -> dict:
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
         "SMTP_STARTTLS": _bool("SMTP_STARTTLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Mercado Rural <no-responder@mercadorural.co>"),
+        # Where people ask to see, correct or delete their personal data (Ley 1581 de 2012),
+        # printed on the privacy policy page.
+        "PRIVACY_CONTACT": os.environ.get("PRIVACY_CONTACT", "datos.personales@mercadorural.co"),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         # Map tiles for the staff's places map (e.g. a self-hosted tile server); without
         # them the map shows the points on a plain background.

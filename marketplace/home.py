@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from marketplace.accounts import documents
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import Cooperative, OrgKind, OrgStatus, Role
 from marketplace.core.models import AuditEvent, Municipality
@@ -60,6 +61,9 @@ def dashboard():
         context["kinds"] = OrgKind
     else:
         context["members"] = accounts.members_of(current_user.organisation)
+        if current_user.organisation.status in (OrgStatus.PENDING, OrgStatus.REJECTED):
+            context["checklist"] = documents.verification_checklist(current_user, current_user.organisation)
+            context["kind_labels"] = documents.KIND_LABELS
     context["work"] = _order_work(role, current_user.organisation)
     return render_template(TEMPLATES[role], **context)
 

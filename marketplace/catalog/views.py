@@ -23,7 +23,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, Role
+from marketplace.accounts.documents import KEY_PREFIX as DOCUMENT_KEY_PREFIX
+from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, OrgStatus, Role
 from marketplace.catalog import pending, services
 from marketplace.catalog.forms import GradeForm, ListingForm, ProductForm, StatusForm
 from marketplace.catalog.models import Grade, Listing, Product
@@ -138,6 +139,12 @@ def _form_page(form, product, coop, listing=None, status=200, pending_photos=())
 @bp.route("/ofertas/nueva", methods=["GET", "POST"])
 @roles_required(*COOP)
 def new_listing():
+    org = current_user.organisation
+    if isinstance(org, Cooperative) and org.status != OrgStatus.VERIFIED:
+        # Not a bare 403: say why, and show the steps that lead to publishing.
+        flash(_("Podrá publicar cosechas cuando el equipo verifique su organización. "
+                "Estos son los pasos que faltan."), "info")
+        return redirect(url_for("home.dashboard", _anchor="verificacion"))
     coop = services.require_can_sell(current_user)
     product_id = request.args.get("producto", type=int)
     if not product_id:
@@ -259,6 +266,8 @@ def pending_photo(token: str):
 @bp.get("/media/<key>")
 def media(key: str):
     """Photos and thumbnails, by their unguessable server-made names."""
+    if key.startswith(DOCUMENT_KEY_PREFIX):
+        abort(404)  # an organisation's documents are read only through their own, checked route
     try:
         data = storage().read(key)
     except (ValueError, OSError):
