@@ -16,12 +16,12 @@ from marketplace.extensions import db
 # slug, name, name_en, category, SIPSA name, usual units, grades [(code, name, name_en)] best first
 CATALOGUE = [
     ("cacao-grano-seco", "Cacao en grano seco", "Dry cacao beans", Category.CACAO_COFFEE, None,
-     ["kg", "arroba", "bulto", "tonelada"],
+     ["kg", "arroba", "carga", "bulto", "tonelada"],
      [("premium", "Premium (fermentado, ≤7 % humedad)", "Premium (fermented, ≤7% moisture)"),
       ("corriente", "Corriente (seco, fermentación parcial)", "Standard (dry, partly fermented)"),
       ("pasilla", "Pasilla", "Off-grade")]),
     ("cafe-pergamino-seco", "Café pergamino seco", "Dry parchment coffee", Category.CACAO_COFFEE, None,
-     ["kg", "arroba", "carga"],
+     ["kg", "arroba", "carga", "bulto"],
      [("especial", "Especial (taza ≥ 84)", "Specialty (cup ≥ 84)"),
       ("estandar", "Estándar (factor 92-94)", "Standard (yield factor 92-94)"),
       ("pasilla", "Pasilla", "Off-grade")]),
@@ -35,7 +35,7 @@ CATALOGUE = [
     ("aguacate-papelillo", "Aguacate papelillo", "Papelillo avocado", Category.FRUIT, "Aguacate papelillo",
      ["kg", "canastilla", "bulto"], [("primera", "Primera", "First"), ("segunda", "Segunda", "Second")]),
     ("panela", "Panela", "Panela (non-centrifugal cane sugar)", Category.SWEETENERS, "Panela cuadrada morena",
-     ["kg", "arroba", "caja", "tonelada"],
+     ["kg", "arroba", "carga", "caja", "tonelada"],
      [("pulverizada", "Pulverizada", "Powdered"), ("primera", "Bloque primera", "Block, first"),
       ("segunda", "Bloque segunda", "Block, second")]),
     ("yuca", "Yuca", "Cassava", Category.ROOTS_PLANTAIN, "Yuca criolla", ["kg", "bulto", "tonelada"],
@@ -48,7 +48,7 @@ CATALOGUE = [
      [("primera", "Primera", "First"), ("segunda", "Segunda", "Second")]),
     ("papaya-maradol", "Papaya Maradol", "Maradol papaya", Category.FRUIT, "Papaya Maradol", ["kg", "canastilla", "caja"],
      [("primera", "Primera", "First"), ("segunda", "Segunda", "Second")]),
-    ("maiz-blanco", "Maíz blanco", "White maize", Category.GRAINS, "Maíz blanco trillado", ["kg", "bulto", "tonelada"],
+    ("maiz-blanco", "Maíz blanco", "White maize", Category.GRAINS, "Maíz blanco trillado", ["kg", "bulto", "arroba", "tonelada"],
      [("primera", "Primera (seco, limpio)", "First (dry, clean)"), ("segunda", "Segunda", "Second")]),
     ("arroz-paddy", "Arroz paddy seco", "Dry paddy rice", Category.GRAINS, "Arroz de primera", ["kg", "bulto", "tonelada"],
      [("primera", "Primera", "First"), ("segunda", "Segunda", "Second")]),
@@ -79,7 +79,8 @@ CATALOGUE = [
 
 
 def seed_catalogue() -> int:
-    """Add the products and grades that are missing; returns how many rows were added."""
+    """Add the products, grades and usual units that are missing; returns how many rows were
+    added. Units are only added (cacao gained cargas), never taken from what staff curated."""
     added = 0
     existing = {p.slug: p for p in db.session.scalars(select(Product))}
     for slug, name, name_en, category, sipsa_name, units, grades in CATALOGUE:
@@ -89,6 +90,10 @@ def seed_catalogue() -> int:
                               usual_units=list(units), active=True)
             db.session.add(product)
             added += 1
+        else:
+            missing = [u for u in units if u not in (product.usual_units or [])]
+            if missing:
+                product.usual_units = list(product.usual_units or []) + missing
         known = {g.code for g in product.grades}
         for rank, (code, grade_name, grade_en) in enumerate(reversed(grades), start=1):
             if code not in known:

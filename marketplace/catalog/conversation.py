@@ -34,7 +34,7 @@ from marketplace.catalog import services, units
 from marketplace.catalog.models import CollectionPoint, Grade
 from marketplace.core import formatting
 from marketplace.core.errors import DomainError, Forbidden, NotFound
-from marketplace.core.text import search_key
+from marketplace.core.text import search_key, sort_names
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
 from marketplace.messaging import hooks, media
@@ -205,7 +205,7 @@ def _choose(text: str, options: list, lang: str, names=None):
 
 def _products(lang: str) -> list:
     """Active products, in the order of their names as this person reads them."""
-    return sorted(services.active_products(), key=lambda p: search_key(_name(p, lang)))
+    return sort_names(services.active_products(lang), lambda p: _name(p, lang), lang)
 
 
 def _grades(product) -> list[Grade]:
@@ -213,7 +213,7 @@ def _grades(product) -> list[Grade]:
 
 
 def _units_for(product) -> list[str]:
-    return [code for code in (product.usual_units or []) if code in units.UNITS] or list(units.UNITS)
+    return units.trade_units(product.usual_units)
 
 
 def _points(user: User) -> list[CollectionPoint]:
@@ -307,15 +307,16 @@ def _summary(conversation: Conversation, user: User, today: date) -> tuple[hooks
     except DomainError as error:
         conversation.state = state
         return _back_to(conversation, user, today, error)
-    far = False
+    far = None
     try:
-        services._check_price(product, grade, point, price_kg, False, today)
+        services._check_price(product, grade, point, price_kg, False, today,
+                              price_per_unit=Decimal(state["price"]), unit=state["unit"])
     except DomainError as error:
         if error.status_code != 409:
             raise
-        far = True
+        far = str(error.message)
     references = services.price_references(product, grade, point.municipality, today)
-    state["far"] = far
+    state["far"] = bool(far)
     conversation.state = state
     conversation.step = "confirm"
     quantity, unit = Decimal(state["quantity"]), state["unit"]
@@ -327,7 +328,7 @@ def _summary(conversation: Conversation, user: User, today: date) -> tuple[hooks
         _("%(price)s por %(unit)s = %(per_kg)s/kg", price=formatting.cop(Decimal(state["price"])),
           unit=unit_word(unit, lang), per_kg=formatting.cop(price_kg)),
     ]
-    if references.reference_kg:
+    if references.reference_kg and not far:
         lines.append(_("Precio de referencia: %(price)s/kg", price=formatting.cop(references.reference_kg)))
     lines.append(_("Disponible hasta: %(day)s", day=formatting.day(date.fromisoformat(state["until"]))))
     place = state.get("new_point") or next(
@@ -336,8 +337,8 @@ def _summary(conversation: Conversation, user: User, today: date) -> tuple[hooks
     if conversation.channel != Channel.SMS:
         lines.append(_("Foto: sí") if state.get("media") else _("Foto: no"))
     if far:
-        lines.append(_("Ese precio está muy lejos del precio de referencia. Si es correcto, responda SI para "
-                       "publicarlo así; si no, escriba el precio correcto."))
+        lines.append(far)
+        lines.append(_("Si es correcto, responda SI para publicarlo así; si no, escriba el precio correcto."))
     else:
         lines.append(_("Responda SI para publicar, o escriba otro precio para corregirlo."))
     return hooks.Reply(text="\n".join(lines), outcome="listing: summary" + (" (far price)" if far else "")), False

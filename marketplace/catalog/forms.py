@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 
 from marketplace.catalog.services import CERTIFICATIONS
-from marketplace.catalog.units import UNITS
+from marketplace.catalog.units import UNITS, trade_units
 from marketplace.core.forms import BaseForm, DecimalTextField, max_length, required
 
 
@@ -59,7 +59,7 @@ class ListingForm(BaseForm):
     def set_choices(self, product, points, lang: str = "es"):
         self.grade.choices = [(g.id, g.name if lang == "es" else g.name_en) for g in product.grades if g.active]
         self.unit.choices = [(code, UNITS[code].label_es if lang == "es" else UNITS[code].label_en)
-                             for code in product.usual_units if code in UNITS]
+                             for code in trade_units(product.usual_units)]
         # The cooperative's own points first, the most recently used on top, so a new listing
         # starts at its usual pickup point; "new" comes first only when it has none.
         self.collection_point.choices = [(p.id, f"{p.name} ({p.municipality.name})") for p in points] + [

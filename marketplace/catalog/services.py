@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select, update
 
 from marketplace.accounts.models import Cooperative, OrgStatus, Role, User
-from marketplace.catalog import units
+from marketplace.catalog import display, units
 from marketplace.catalog.models import (
     CollectionPoint,
     Grade,
@@ -28,15 +28,16 @@ from marketplace.catalog.photos import PhotoError, ProcessedPhoto, new_key
 from marketplace.core import audit, formatting, geography
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.core.models import Municipality, utcnow
-from marketplace.core.text import clean_text
+from marketplace.core.text import clean_text, collation_key, sort_names
 from marketplace.core.types import grams
 from marketplace.extensions import db
 
 MAX_PHOTOS = 3
 MAX_PRICE_PER_KG = Decimal("2000000")  # far above any farm-gate price in COP/kg
 MAX_WINDOW_DAYS = 366
-# A price below half or above twice the reference asks for confirmation.
-LOW_FACTOR, HIGH_FACTOR = Decimal("0.5"), Decimal("2")
+# A price per kg more than 40 % above or below the reference asks for confirmation: a price
+# typed per kg instead of per arroba is 92 % too low, one with a zero too many 900 % too high.
+MAX_GAP = Decimal("0.4")
 
 CERTIFICATIONS = {
     "organico": _l("Orgánico"),
@@ -66,8 +67,19 @@ COOP_ROLES = (Role.COOP_MANAGER, Role.COOP_MEMBER)
 # ------------------------------------------------------------------- catalogue
 
 
-def active_products() -> list[Product]:
-    return list(db.session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.name)))
+def active_products(locale: str | None = None) -> list[Product]:
+    """Active products in the reader's alphabetical order (Spanish collation: "Maíz" before
+    "Maracuyá", "Ñame" after "Naranja"), by their name in that language."""
+    products = db.session.scalars(select(Product).where(Product.active.is_(True)))
+    return sort_names(products, display.product_name, _reader_locale(locale))
+
+
+def _reader_locale(locale: str | None) -> str:
+    if locale:
+        return locale
+    from flask_babel import get_locale
+
+    return str(get_locale() or "es")
 
 
 def get_product(product_id: int | None, *, active_only: bool = True) -> Product:
@@ -178,27 +190,58 @@ class ListingData:
     min_order: Decimal | None = None  # in the listing's unit
 
 
+REFERENCE_SOURCES = {
+    "grade": _l("mediana de la plataforma para esta calidad"),
+    "product": _l("mediana de la plataforma para este producto"),
+}
+
+
 @dataclass
 class PriceReferences:
-    platform_median_kg: Decimal | None
+    """What a price is compared with: the platform's median for the grade, else for the
+    product (90 days, the department), else SIPSA's latest wholesale price nearby."""
+
+    platform_median_kg: Decimal | None  # the grade's
     sipsa_kg: Decimal | None
     sipsa_market: str | None
     sipsa_week: date | None
     sipsa_distance_km: float | None
+    product_median_kg: Decimal | None = None  # every grade of the product
+
+    @property
+    def source(self) -> str | None:
+        """Which reference applies: "grade", "product", "sipsa", or None when none exists."""
+        if self.platform_median_kg:
+            return "grade"
+        if self.product_median_kg:
+            return "product"
+        if self.sipsa_kg:
+            return "sipsa"
+        return None
 
     @property
     def reference_kg(self) -> Decimal | None:
-        return self.platform_median_kg or self.sipsa_kg
+        return {"grade": self.platform_median_kg, "product": self.product_median_kg,
+                "sipsa": self.sipsa_kg}.get(self.source)
+
+    @property
+    def source_label(self) -> str | None:
+        """Where the reference comes from, in words ("SIPSA Pasto")."""
+        if self.source == "sipsa":
+            return _l("mayorista SIPSA en %(market)s", market=self.sipsa_market)
+        return REFERENCE_SOURCES.get(self.source)
 
 
 def price_references(product: Product, grade: Grade | None, municipality: Municipality,
                      today: date | None = None) -> PriceReferences:
     """The platform's median price per kg for this product and grade in the department over
-    the last 90 days, and the latest SIPSA wholesale price at the nearest market."""
+    the last 90 days (and for the product, any grade), and the latest SIPSA wholesale price
+    at the nearest market."""
     from marketplace.catalog import sipsa
 
-    median = platform_median_price(product.id, grade.id if grade else None, municipality.department_code,
-                                   today or date.today())
+    today = today or date.today()
+    median = platform_median_price(product.id, grade.id, municipality.department_code, today) if grade else None
+    product_median = platform_median_price(product.id, None, municipality.department_code, today)
     reference = None
     if product.sipsa_name:
         reference = sipsa.nearest_reference(product.sipsa_name, float(municipality.latitude),
@@ -209,6 +252,7 @@ def price_references(product: Product, grade: Grade | None, municipality: Munici
         reference.market.name if reference else None,
         reference.latest.week_start if reference else None,
         round(reference.distance_km) if reference else None,
+        product_median,
     )
 
 
@@ -236,6 +280,9 @@ def _validated(coop: Cooperative, data: ListingData, today: date, existing: List
         raise DomainError(_l("Elija una calidad de este producto."), "grade")
     if data.quantity is None:
         raise DomainError(_l("Escriba la cantidad."), "quantity")
+    kept = existing is not None and existing.unit == data.unit  # a unit staff later dropped stays
+    if data.unit in units.UNITS and data.unit not in units.trade_units(product.usual_units) and not kept:
+        raise DomainError(_l("Elija una unidad de la lista."), "unit")
     stated = data.unit_kg if units.UNITS.get(data.unit) and units.UNITS[data.unit].needs_weight else None
     try:
         unit_kg = units.unit_weight(data.unit, stated)
@@ -296,14 +343,41 @@ def _collection_point(coop: Cooperative, data: ListingData) -> CollectionPoint:
     raise DomainError(_l("Elija dónde se recoge la cosecha, o escriba un nuevo centro de acopio."), "collection_point")
 
 
-def _check_price(product, grade, point, price_kg: Decimal, confirmed: bool, today: date) -> None:
+def price_gap(price_kg: Decimal, reference_kg: Decimal | None) -> Decimal | None:
+    """How far a price per kg is from the reference, as a signed fraction (-0.92: 92 % below)."""
+    if not reference_kg:
+        return None
+    return (price_kg - reference_kg) / reference_kg
+
+
+def far_message(refs: PriceReferences, price_kg: Decimal, price_per_unit: Decimal | None = None,
+                unit: str = "kg") -> str:
+    """The explanation in numbers: "13.500 por arroba = 1.080 por kg; la referencia es 13.481
+    por kg (mayorista SIPSA en Pasto), un 92 % menos". One text for the form, the API and
+    WhatsApp."""
+    from flask_babel import gettext as _
+
+    gap = price_gap(price_kg, refs.reference_kg)
+    if unit != "kg" and price_per_unit is not None:
+        typed = _("%(price)s por %(unit)s = %(per_kg)s por kg", price=formatting.cop(price_per_unit),
+                  unit=display.unit_name(unit, 1), per_kg=formatting.cop(price_kg))
+    else:
+        typed = _("%(per_kg)s por kg", per_kg=formatting.cop(price_kg))
+    direction = (_("un %(pct)s menos", pct=formatting.percent(-gap)) if gap < 0
+                 else _("un %(pct)s más", pct=formatting.percent(gap)))
+    return _("%(typed)s; la referencia es %(ref)s por kg (%(source)s): %(direction)s. "
+             "Revíselo o confirme que el precio es correcto.",
+             typed=typed, ref=formatting.cop(refs.reference_kg), source=refs.source_label, direction=direction)
+
+
+def _check_price(product, grade, point, price_kg: Decimal, confirmed: bool, today: date, *,
+                 price_per_unit: Decimal | None = None, unit: str = "kg") -> None:
+    """A price per kg more than 40 % away from the reference (the grade's platform median,
+    else the product's, else SIPSA) needs ``confirmed``; otherwise a 409 explains it in numbers."""
     refs = price_references(product, grade, point.municipality, today)
-    reference = refs.reference_kg
-    if reference and not confirmed and not (reference * LOW_FACTOR <= price_kg <= reference * HIGH_FACTOR):
-        raise DomainError(
-            _l("Ese precio está muy lejos del precio de referencia. Revíselo o marque «Confirmo el precio»."),
-            "price", status_code=409,
-        )
+    gap = price_gap(price_kg, refs.reference_kg)
+    if gap is not None and not confirmed and abs(gap) > MAX_GAP:
+        raise DomainError(far_message(refs, price_kg, price_per_unit, unit), "price", status_code=409)
 
 
 def _place(listing: Listing, point: CollectionPoint) -> None:
@@ -353,7 +427,8 @@ def create_listing(actor: User, data: ListingData, photos: list[ProcessedPhoto] 
     coop = require_can_sell(actor)
     product, grade, unit_kg, quantity_kg, price_kg, description, min_order_kg = _validated(coop, data, today)
     point = _collection_point(coop, data)
-    _check_price(product, grade, point, price_kg, data.confirm_price, today)
+    _check_price(product, grade, point, price_kg, data.confirm_price, today,
+                 price_per_unit=data.price_per_unit, unit=data.unit)
     listing = Listing(
         cooperative_id=coop.id, product=product, product_id=product.id, grade=grade, grade_id=grade.id,
         status=ListingStatus.ACTIVE, unit=data.unit, unit_kg=unit_kg, quantity_kg=quantity_kg,
@@ -412,7 +487,8 @@ def update_listing(actor: User, listing: Listing, data: ListingData, photos: lis
         coop, data, today, existing=listing)
     point = _collection_point(coop, data)
     if price_kg != listing.price_per_kg:
-        _check_price(product, grade, point, price_kg, data.confirm_price, today)
+        _check_price(product, grade, point, price_kg, data.confirm_price, today,
+                     price_per_unit=data.price_per_unit, unit=data.unit)
     # The row as stored now, locked until the commit, so the history's "before" is exact
     # and no other edit of this lot runs in between.
     db.session.refresh(listing, list(SNAPSHOT), with_for_update=True)
@@ -666,4 +742,6 @@ def set_grade_active(actor: User, grade: Grade, active: bool) -> None:
 
 
 def all_products() -> list[Product]:
-    return list(db.session.scalars(select(Product).order_by(Product.active.desc(), Product.name)))
+    """Every product, active first, each group in the reader's alphabetical order."""
+    key = collation_key(_reader_locale(None))
+    return sorted(db.session.scalars(select(Product)), key=lambda p: (not p.active, key(display.product_name(p))))

@@ -49,6 +49,28 @@ UNITS: dict[str, Unit] = {
 }
 
 
+# Units of a fixed weight: any product may be listed and ordered in them (a buyer orders
+# tonnes of what a cooperative lists in arrobas; cacao and coffee are traded in cargas).
+FIXED_UNITS = ("kg", "arroba", "carga", "tonelada")
+
+
+def trade_units(usual: list[str] | None) -> list[str]:
+    """The units a product is listed and ordered in: its usual units first (the customary
+    one leads), then the fixed-weight units it does not name. The one list that the listing
+    form, the API, the WhatsApp conversation and the buyer's order choices read."""
+    codes = [code for code in (usual or []) if code in UNITS]
+    return list(dict.fromkeys(codes + list(FIXED_UNITS)))
+
+
+def order_units(listing_unit: str, usual: list[str] | None) -> list[str]:
+    """Units a buyer may order a listing in: the fixed-weight units of ``trade_units``, and
+    the listing's own unit when its weight is stated on the listing (a bulto of that lot)."""
+    codes = [code for code in trade_units(usual) if UNITS[code].kg is not None]
+    if listing_unit in UNITS and listing_unit not in codes:
+        codes.append(listing_unit)
+    return codes
+
+
 class UnitError(ValueError):
     """Why a unit or a quantity cannot be used; ``code`` names the problem."""
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.documents import KEY_PREFIX as DOCUMENT_KEY_PREFIX
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, OrgStatus, Role
-from marketplace.catalog import pending, services
+from marketplace.catalog import display, pending, services
 from marketplace.catalog.forms import GradeForm, ListingForm, ProductForm, StatusForm
 from marketplace.catalog.models import Grade, Listing, Product
 from marketplace.catalog.units import UNITS
@@ -124,16 +124,25 @@ def _save_with_photos(form, existing: int, save) -> tuple[Listing | None, list]:
 
 
 def _form_page(form, product, coop, listing=None, status=200, pending_photos=()):
-    references = None
-    if coop.municipality is not None:
-        grade = db.session.get(Grade, form.grade.data) if form.grade.data else None
-        references = services.price_references(product, grade, coop.municipality)
-    # References are shown per kg and per the unit being typed (when its weight is known).
+    """The listing form. Its reference box is computed from what the form holds (product,
+    grade, pickup point), the same before and after an error."""
+    grade = db.session.get(Grade, form.grade.data) if isinstance(form.grade.data, int) else None
+    if grade is not None and grade.product_id != product.id:
+        grade = None
+    point = None
+    if isinstance(form.collection_point.data, int) and form.collection_point.data:
+        point = next((p for p in services.collection_points(coop) if p.id == form.collection_point.data), None)
+    municipality = point.municipality if point is not None else coop.municipality
+    references = services.price_references(product, grade, municipality) if municipality is not None else None
+    # Unit weights for the reference per unit being typed (static/js/price-reference.js).
+    weights = {code: str(UNITS[code].kg) for code, _label in form.unit.choices if UNITS[code].kg}
     unit = UNITS.get(form.unit.data or "")
     unit_weight = unit.kg if unit and unit.kg else form.unit_kg.decimal if unit else None
     return render_template("catalog/listing_form.html", form=form, product=product, listing=listing,
                            references=references, units=UNITS, unit_weight=unit_weight,
-                           unit_code=form.unit.data, pending_photos=pending_photos), status
+                           unit_code=form.unit.data, unit_weights=weights,
+                           unit_names={code: display.unit_name(code, 1) for code, _label in form.unit.choices},
+                           grade_known=grade is not None, pending_photos=pending_photos), status
 
 
 @bp.route("/ofertas/nueva", methods=["GET", "POST"])
@@ -371,9 +380,7 @@ def search():
     ), (400 if problems else 200)
 
 
-def localized(obj) -> str:
-    """A product's or grade's name in the reader's language."""
-    return obj.name_en if _lang() == "en" and getattr(obj, "name_en", None) else obj.name
+localized = display.product_name  # a product's or grade's name in the reader's language
 
 
 def init_app(app) -> None:
@@ -381,6 +388,9 @@ def init_app(app) -> None:
 
     app.extensions["marketplace_storage"] = LocalStorage(app.config["UPLOAD_FOLDER"])
     app.jinja_env.globals["localized"] = localized
+    app.jinja_env.globals.update(display.GLOBALS)
+    for name, func in display.FILTERS.items():
+        app.add_template_filter(func, name)
 
 
 

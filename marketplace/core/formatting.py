@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_decimal
 from flask_babel import format_date, format_datetime, get_locale
@@ -16,10 +16,13 @@ def _locale() -> str:
 
 
 def cop(value: Decimal | int | None, decimals: bool = False) -> str:
+    """Pesos without centavos ("$ 13.600"); with ``decimals`` a price per kg keeps its
+    centavos when it has any ("$ 1.080,50"), and a whole amount still shows none."""
     if value is None:
         return "—"
-    pattern = "#,##0.00" if decimals else "#,##0"
-    amount = format_decimal(Decimal(value), format=pattern, locale=_locale())
+    value = Decimal(value)
+    pattern = "#,##0.00" if decimals and value != value.to_integral_value() else "#,##0"
+    amount = format_decimal(value, format=pattern, locale=_locale())
     return f"$ {amount}" if _locale() == "es_CO" else f"COP {amount}"
 
 
@@ -27,6 +30,13 @@ def kg(value: Decimal | int | None) -> str:
     if value is None:
         return "—"
     return f"{format_decimal(Decimal(value), format='#,##0.###', locale=_locale())} kg"
+
+
+def km(value) -> str:
+    """A distance in whole kilometres ("384 km"): estimates carry no more precision."""
+    if value is None:
+        return "—"
+    return f"{format_decimal(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP), format='#,##0', locale=_locale())} km"
 
 
 def number(value, pattern: str = "#,##0.###") -> str:
@@ -62,4 +72,4 @@ def plain(value) -> str:
     return format(Decimal(value).normalize(), "f")
 
 
-FILTERS = {"plain": plain, "cop": cop, "kg": kg, "number": number, "percent": percent, "day": day, "moment": moment}
+FILTERS = {"plain": plain, "cop": cop, "kg": kg, "km": km, "number": number, "percent": percent, "day": day, "moment": moment}

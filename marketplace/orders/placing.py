@@ -161,15 +161,13 @@ class Quote:
         return sum((p.kg for p in self.parts), Decimal("0"))
 
 
-ORDER_UNITS_FIXED = ("kg", "arroba", "carga", "tonelada")
+ORDER_UNITS_FIXED = units.FIXED_UNITS
 
 
 def order_units(listing: Listing) -> list[str]:
-    """Units a buyer may order a listing in: kg and the fixed units, plus the listing's own."""
-    codes = list(ORDER_UNITS_FIXED)
-    if listing.unit not in codes:
-        codes.append(listing.unit)
-    return codes
+    """Units a buyer may order a listing in (``units.order_units``: the same list the
+    listing form offers, with the listing's own unit)."""
+    return units.order_units(listing.unit, listing.product.usual_units)
 
 
 def _line_kg(listing: Listing, quantity: Decimal | None, unit: str | None, field_name: str) -> Decimal:

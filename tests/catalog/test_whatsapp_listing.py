@@ -17,6 +17,7 @@ from marketplace.catalog import conversation as chat
 from marketplace.catalog import services
 from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Listing, ListingPhoto, Product
+from marketplace.core import formatting
 from marketplace.extensions import db
 from marketplace.messaging import hooks, inbound, media
 from marketplace.messaging.models import Channel, Conversation, MediaFetch, MediaStatus
@@ -111,7 +112,7 @@ def test_a_manager_lists_cacao_in_arrobas_in_spanish_with_a_photo_the_worker_att
     grade = me.say("cacao")
     assert "¿Qué calidad de Cacao en grano seco?" in grade and "1. Premium" in grade
     quantity = me.say("1")
-    assert "«20 arrobas»" in quantity and "kg, arroba, bulto, tonelada" in quantity
+    assert "«20 arrobas»" in quantity and "kg, arroba, carga, bulto, tonelada" in quantity
     assert "¿Precio por arroba" in me.say("20 arrobas")
     until = _day(20)
     assert "¿Hasta qué fecha" in me.say("150.000")
@@ -237,7 +238,7 @@ def _to_price(me: Chat, product: str = "cacao", quantity: str = "20 arrobas") ->
     ("grade", ["VENDER cacao"], "7", "no está en la lista"),
     ("quantity", ["VENDER cacao", "1"], "muchas", "Escriba un número y la unidad"),
     ("quantity", ["VENDER cacao", "1"], "20", "Falta la unidad"),
-    ("quantity", ["VENDER cacao", "1"], "20 cargas", "Elija una unidad de la lista"),
+    ("quantity", ["VENDER cacao", "1"], "20 racimos", "Elija una unidad de la lista"),
     ("quantity", ["VENDER cacao", "1"], "0 kg", "mayor que cero"),
     ("quantity", ["VENDER cacao", "1"], "99999999 toneladas", "demasiado grande"),
     ("unit_kg", ["VENDER cacao", "1", "10 bultos"], "pesados", "solo el número de kilos"),
@@ -310,15 +311,15 @@ def test_a_price_typo_far_from_the_reference_is_pointed_out_and_needs_the_yes(ap
     me.say(f"{until.day}/{until.month}")
     me.say("1")
     summary = me.say("NO")
-    assert "muy lejos del precio de referencia" in summary and "Precio de referencia:" in summary
+    assert f"la referencia es {formatting.cop(reference)} por kg" in summary and " % más" in summary
     with app.app_context():
         assert db.session.scalar(select(Conversation)).state["far"] is True
     fixed = me.say(str(int(reference)))
-    assert "muy lejos" not in fixed and "Responda SI para publicar" in fixed
+    assert "la referencia es" not in fixed and "Responda SI para publicar" in fixed
     assert _count(app, Listing) == 0
-    assert "muy lejos" in me.say("13,5")  # far below the reference: pointed out again
+    assert "la referencia es" in me.say("13,5")  # far below the reference: pointed out again
     again = me.say(str(typo))
-    assert "muy lejos" in again
+    assert "la referencia es" in again
     assert "Publicamos su oferta" in me.say("SI")
     (listing,) = _listings(app)
     assert listing.price_per_kg == Decimal(typo)
