@@ -143,9 +143,11 @@ def orders_sweep() -> None:
 
 
 def _upkeep() -> str:
+    from marketplace.core import idempotency
     from marketplace.orders import payments, services
 
     result = services.sweep()
+    idempotency.forget_expired()  # the keys offline drafts were sent with, kept a week
     db.session.commit()
     refunds = payments.push_refunds()
     photos = _pending_photos_cleanup()

@@ -19,6 +19,7 @@ from marketplace.catalog.models import (  # noqa: F401
     ListingPhoto,
     Product,
 )
+from marketplace.core.idempotency import IdempotencyKey  # noqa: F401
 from marketplace.core.models import AuditEvent, Municipality  # noqa: F401
 from marketplace.insights.models import (  # noqa: F401
     IndicatorTarget,

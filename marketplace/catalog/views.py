@@ -29,7 +29,7 @@ from marketplace.catalog import display, pending, services
 from marketplace.catalog.forms import GradeForm, ListingForm, ProductForm, StatusForm
 from marketplace.catalog.models import Grade, Listing, Product
 from marketplace.catalog.units import UNITS
-from marketplace.core import geography
+from marketplace.core import geography, idempotency
 from marketplace.core.access import roles_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.types import parse_decimal
@@ -145,6 +145,17 @@ def _form_page(form, product, coop, listing=None, status=200, pending_photos=())
                            grade_known=grade is not None, pending_photos=pending_photos), status
 
 
+def _create_once(user, data, photos, store) -> Listing:
+    """Create the listing once per form: a form sent again with the same idempotency key (a
+    draft the phone kept offline and sent twice, a double tap) raises ``idempotency.Repeated``,
+    which sends the user to the listing made the first time."""
+    claimed = idempotency.claim_or_raise(user.id, idempotency.clean(request.form.get(idempotency.FIELD)), "listing")
+    listing = services.create_listing(user, data, photos, store)
+    db.session.flush()
+    idempotency.done(claimed, url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
+    return listing
+
+
 @bp.route("/ofertas/nueva", methods=["GET", "POST"])
 @roles_required(*COOP)
 def new_listing():
@@ -169,7 +180,7 @@ def new_listing():
         form.harvest_date.data = form.available_from.data = today
         form.unit.data = product.usual_units[0] if product.usual_units else "kg"
         return _form_page(form, product, coop)
-    saved, pending_photos = _save_with_photos(form, 0, lambda photos: services.create_listing(
+    saved, pending_photos = _save_with_photos(form, 0, lambda photos: _create_once(
         current_user, _listing_data(form, product.id), photos, storage()))
     if saved is not None:
         flash(_("Oferta publicada."), "success")
@@ -370,14 +381,31 @@ def search():
     stmt = services.search_statement(filters).options(selectinload(Listing.photos))
     page = db.paginate(stmt, page=max(1, min(page_number, 10_000)),
                        per_page=PAGE_SIZE, error_out=False, count=True)
-    sites = current_user.organisation.delivery_sites if isinstance(current_user.organisation, Buyer) else []
+    buyer = isinstance(current_user.organisation, Buyer)
+    sites = current_user.organisation.delivery_sites if buyer else []
+    # Landed prices go to the site chosen for distance, else the buyer's default site.
+    landed_site = site or services.default_site(sites)
+    products = services.active_products()
+    product = next((p for p in products if p.id == filters.product_id), None)
+    active = sum(1 for name in FILTER_NAMES if request.args.get(name, "").strip())
     return render_template(
         "catalog/search.html", page=page, filters=filters, problems=problems, site=site, sites=sites,
-        products=services.active_products(), departments=geography.departments(),
+        products=products, departments=geography.departments(),
         subregions=geography.pdet_subregions(), certifications=services.CERTIFICATIONS,
-        distance=services.distance_km, units=UNITS, args=request.args,
+        distance=services.distance_km, units=UNITS, args=request.args, buyer=buyer,
+        grades=[g for g in product.grades if g.active] if product else [],
+        cooperatives=services.cooperatives_of(page.items), landed_site=landed_site,
+        landed=services.landed_prices(current_user, page.items, landed_site.id if landed_site else None,
+                                      filters.min_kg),
+        active_filters=active, grade_choices={p.id: [[g.id, display.grade_name(g)] for g in p.grades if g.active]
+                                             for p in products},
         pager_args={k: v for k, v in request.args.items() if k != "page"},
     ), (400 if problems else 200)
+
+
+# Query parameters that narrow a search (counted on the folded filters' summary).
+FILTER_NAMES = ("producto", "calidad", "departamento", "municipio", "subregion", "certificacion", "min_kg",
+                "precio_min", "precio_max", "fecha", "sitio")
 
 
 localized = display.product_name  # a product's or grade's name in the reader's language

@@ -1,4 +1,6 @@
-"""Pages every visitor uses: language choice, municipality search, health check."""
+"""Pages every visitor uses: language choice, municipality search, health check, and what
+makes the app installable and usable offline (manifest, service worker, offline page, a
+fresh CSRF token for drafts sent later)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from datetime import date
 from flask import (
     Blueprint,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -15,9 +18,11 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
-from marketplace.core import geography
+from marketplace.core import geography, idempotency, offline
 from marketplace.core import health as health_checks
 from marketplace.core.safety import safe_next
 from marketplace.extensions import db, limiter
@@ -66,5 +71,74 @@ def health():
     healthy = all(state in ("ok", "not_configured") for state in checks.values())
     response = jsonify(status="ok" if healthy else "unavailable", checks=checks)
     response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_context_processor
+def idempotency_field():
+    """``idempotency_field()`` in a form: the hidden key that makes sending it twice act once
+    (the key sent back when the page is shown again after an error, else a new one)."""
+
+    def field() -> Markup:
+        key = idempotency.clean(request.form.get(idempotency.FIELD)) if request.method == "POST" else None
+        return Markup('<input type="hidden" name="%s" value="%s">') % (idempotency.FIELD, key or idempotency.new_key())
+
+    return {"idempotency_field": field}
+
+
+@bp.app_errorhandler(idempotency.Repeated)
+def already_done(error: idempotency.Repeated):
+    """A form sent again with a key already used: nothing is done twice; the user sees the
+    first result."""
+    db.session.rollback()
+    flash(_("Esto ya se había enviado; no se hizo dos veces."), "info")
+    return redirect(error.earlier.result_url or url_for("home.dashboard"), 303)
+
+
+@bp.get("/sw.js")
+@limiter.exempt
+def service_worker():
+    """The service worker, from the site root so its scope is the whole site. Checked for a
+    new version on every visit (never cached long); its cache name changes with the files."""
+    response = current_app.response_class(offline.service_worker_source(current_app),
+                                          mimetype="application/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+@limiter.exempt
+def manifest():
+    """The web app manifest: installing the app opens the home page full screen."""
+    response = jsonify(offline.manifest(_("Mercado Rural")))
+    response.mimetype = "application/manifest+json"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/sin-conexion")
+def offline_page():
+    """What the service worker shows for a page it cannot fetch and never saw (kept in its cache)."""
+    # Kept by the service worker for whoever uses the phone next: it names nobody.
+    return render_template("core/offline.html", outbox_anonymous=True)
+
+
+@bp.get("/csrf")
+@limiter.limit("120 per minute")
+def csrf_token():
+    """A fresh CSRF token for a draft kept on the phone, who is logged in (the phone sends a
+    draft only as the user who wrote it) and, with ``?clave=``, whether this user's request
+    with that idempotency key was already done and where its result is. 401 when nobody is."""
+    from flask_wtf.csrf import generate_csrf
+
+    if not current_user.is_authenticated:
+        response = jsonify(error="login_required", login_url=url_for("auth.login"))
+        response.status_code = 401
+    else:
+        earlier = idempotency.earlier(current_user.id, idempotency.clean(request.args.get("clave")))
+        response = jsonify(csrf_token=generate_csrf(), user_id=current_user.id, done=earlier is not None,
+                           result_url=earlier.result_url if earlier else None)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.accounts.models import Role
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.units import UNITS
+from marketplace.core import idempotency
 from marketplace.core.access import admin_required, roles_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.types import parse_decimal
@@ -297,8 +298,12 @@ def part_action(part_id: int, action: str):
             flash(_("Escriba el costo de transporte en pesos, solo números."), "error")
             return redirect(_part_url(part))
         kwargs["logistics_borne"] = value
+    # An answer sent twice (a draft the phone kept offline, a double tap) acts once.
+    key = idempotency.clean(request.form.get(idempotency.FIELD))
     try:
+        claimed = idempotency.claim_or_raise(current_user.id, key, f"part:{action}")
         services.transition(current_user, part, action, **kwargs)
+        idempotency.done(claimed, _part_url(part))
         db.session.commit()
     except DomainError as error:
         db.session.rollback()

@@ -159,11 +159,25 @@
     xhr.onload = function () {
       show(xhr);
     };
-    xhr.onerror = fail;
+    xhr.onerror = function () {
+      // No connection after all: the offline draft script (offline.js) may keep the form,
+      // photos already shrunk, on the phone to send later.
+      var kept = !form.dispatchEvent(new CustomEvent("mercado:send-failed", { cancelable: true, detail: data }));
+      if (kept) {
+        sending = false;
+        buttons(false);
+        status.hidden = true;
+      } else {
+        fail();
+      }
+    };
     xhr.ontimeout = fail;
     xhr.onabort = fail;
     xhr.send(data);
   }
+
+  // offline.js shrinks the photos of a draft kept without a connection the same way.
+  window.MercadoPhotos = { shrink: shrink, input: input };
 
   form.addEventListener("submit", function (event) {
     if (sending) {
