@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Lighthouse's mobile audit (its default phone, slow 4G and 4x CPU slowdown, simulated) of six
+# pages, served as scripts/serve serves them: gunicorn, the app compressing its responses, demo
+# data in a throw-away SQLite database. Prints a table: performance, accessibility, best
+# practices, SEO. Goals: performance >= 98, accessibility 100, best practices 100, SEO >= 95.
+#
+#   benchmarks/lighthouse.sh            # the table
+#   benchmarks/lighthouse.sh --details  # and every audit that did not pass, page by page
+#
+# Lighthouse comes from npm into benchmarks/.lighthouse/ (not committed; LIGHTHOUSE_DIR to
+# put it elsewhere), run by Node with Debian's chromium (CHROME_PATH). The JSON reports stay
+# in benchmarks/.lighthouse/reports/. Nothing here is part of the test suite.
+source "$(dirname "$0")/../scripts/_common.sh"
+
+DETAILS=""
+[ "${1:-}" = "--details" ] && DETAILS="--details"
+
+LIGHTHOUSE_VERSION="12"   # Lighthouse 13 needs Node 22; 12 runs on Debian's Node 18 and later.
+LH_DIR="${LIGHTHOUSE_DIR:-$ROOT/benchmarks/.lighthouse}"
+export CHROME_PATH="${CHROME_PATH:-/usr/bin/chromium}"
+BENCH_PORT="${BENCH_PORT:-5190}"
+BASE="http://127.0.0.1:$BENCH_PORT"
+
+ensure_venv app
+compile_translations
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+[ -x "$CHROME_PATH" ] || apt_install chromium
+if [ ! -x "$LH_DIR/node_modules/.bin/lighthouse" ] \
+    || ! "$LH_DIR/node_modules/.bin/lighthouse" --version | grep -q "^$LIGHTHOUSE_VERSION\."; then
+    echo "Instalando Lighthouse $LIGHTHOUSE_VERSION desde npm en $LH_DIR..."
+    mkdir -p "$LH_DIR"
+    (cd "$LH_DIR" && npm install --no-save --no-audit --no-fund --loglevel=error "lighthouse@$LIGHTHOUSE_VERSION")
+fi
+LIGHTHOUSE="$LH_DIR/node_modules/.bin/lighthouse"
+REPORTS="$LH_DIR/reports"
+mkdir -p "$REPORTS"
+rm -f "$REPORTS"/*.json "$REPORTS"/*.name
+
+WORK="$(mktemp -d)"
+SERVER=""
+cleanup() {
+    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+export APP_ENV=development FLASK_APP=wsgi.py DATABASE_URL="sqlite:///$WORK/bench.db"
+# This checkout's code, whichever checkout the virtual environment was installed from.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+echo "Base de datos de demostración en $WORK..."
+"$VENV/bin/flask" db upgrade >/dev/null 2>&1
+"$VENV/bin/flask" seed-demo >/dev/null
+# As scripts/serve runs it (one process with threads without Redis), without the access log.
+"$VENV/bin/gunicorn" --workers 1 --threads 4 --bind "127.0.0.1:$BENCH_PORT" --timeout 30 \
+    --log-level warning wsgi:app &
+SERVER=$!
+for _ in $(seq 1 100); do
+    if "$VENV/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$BASE/salud', timeout=2)" \
+        2>/dev/null; then break; fi
+    sleep 0.2
+done
+
+"$VENV/bin/python" benchmarks/lighthouse_pages.py "$BASE" "$WORK" > "$WORK/pages.tsv"
+while IFS=$'\t' read -r n name url; do
+    echo "Auditando $name: $url" >&2
+    "$LIGHTHOUSE" "$url" --quiet --output=json --output-path="$REPORTS/$n.json" \
+        --only-categories=performance,accessibility,best-practices,seo \
+        --extra-headers="$WORK/headers-$n.json" \
+        --chrome-flags="--headless=new --no-sandbox --disable-gpu" \
+        || echo "Lighthouse falló en $url" >&2
+    printf '%s\n' "$name" > "$REPORTS/$n.name"
+done < "$WORK/pages.tsv"
+
+"$VENV/bin/python" benchmarks/lighthouse_table.py $DETAILS "$REPORTS"
