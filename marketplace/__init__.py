@@ -63,8 +63,24 @@ def _register_hooks() -> None:
 
     messaging_setup.register()
     catalog_conversation.register()
+    _register_audit_text()
     order_messages.register()
     order_replies.register()
+
+
+def _register_audit_text() -> None:
+    """Each package tells core's audit presentation what its actions and fields mean."""
+    from marketplace.accounts import audit_text as accounts_text
+    from marketplace.catalog import audit_text as catalog_text
+    from marketplace.core import audit_text
+    from marketplace.insights import audit_text as insights_text
+    from marketplace.logistics import audit_text as logistics_text
+    from marketplace.matching import audit_text as matching_text
+    from marketplace.orders import audit_text as orders_text
+
+    for module in (audit_text, accounts_text, catalog_text, logistics_text, orders_text, matching_text,
+                   insights_text):
+        module.register()
 
 
 def _migrations_dir():

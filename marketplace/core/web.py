@@ -157,6 +157,10 @@ def init_app(app: Flask) -> None:
 
     for name, func in formatting.FILTERS.items():
         app.add_template_filter(func, name)
+    from marketplace.core import audit_text
+
+    # An audit event as a sentence with its changes in words (the trail, the staff home page).
+    app.add_template_global(audit_text.describe, "describe_event")
 
     @app.context_processor
     def template_globals():
