@@ -14,6 +14,7 @@ from marketplace.orders import services
 from marketplace.orders.lifecycle import Receipt
 from marketplace.orders.models import Order, OrderPart, PaymentMethod, PayoutStatus
 from tests.conftest import login
+from tests.orders.conftest import api_token
 from tests.orders.helpers import D, part_of, place, user
 
 FILTERS = ("por-responder", "por-alistar", "en-camino", "por-cobrar")
@@ -221,6 +222,9 @@ def test_staff_invoice_list_shows_the_buyers_figure(app, market, factory):
         number = db.session.get(Order, invoice).invoice_number
     row = re.search(rf"{number}</a></td>.*?</tr>", html, re.S).group(0)
     assert shown in row
+    # And the API's amount_due is the same figure.
+    api = app.test_client().get(f"/api/v1/orders/{invoice}", headers=api_token(app, market.buyer)).get_json()
+    assert f"$ {int(D(api['amount_due'])):,}".replace(",", ".") == shown
 
 
 def _stacked_cells_all_labelled(html: str) -> int:
