@@ -24,6 +24,8 @@ from marketplace.catalog.schemas import (
     UnitSchema,
 )
 from marketplace.catalog.units import UNITS
+from marketplace.core import idempotency
+from marketplace.core.schemas import IdempotencyKeyHeaderSchema
 from marketplace.extensions import csrf, db
 
 blp = Blueprint("catalog-api", __name__, description="Catálogo de productos lícitos y ofertas de cosecha.")
@@ -116,16 +118,33 @@ def search_listings(args):
 
 @blp.route("/listings", methods=["POST"])
 @secured(blp)
+@blp.arguments(IdempotencyKeyHeaderSchema, location="headers")
 @blp.arguments(ListingInputSchema)
 @blp.response(201, ListingSchema)
+@blp.alt_response(200, schema=ListingSchema, description="La misma Idempotency-Key otra vez: la oferta ya publicada.")
 @blp.alt_response(403, response="DEFAULT_ERROR", description="Solo cooperativas verificadas publican.")
 @blp.alt_response(409, response="DEFAULT_ERROR", description="Precio lejos de la referencia: confirme con confirm_price.")
 @blp.alt_response(422, response="DEFAULT_ERROR", description="Una regla del negocio rechazó los datos.")
-def create_listing(values):
+def create_listing(headers, values):
     """Publicar una oferta (cooperativas verificadas)"""
+    claimed = idempotency.claim(g.api_user.id, headers.get("idempotency_key"), "listing")
+    if isinstance(claimed, idempotency.Earlier):
+        db.session.rollback()
+        return _repeated(claimed), 200
     listing = services.create_listing(g.api_user, _data(values), today=date.today())
+    db.session.flush()
+    idempotency.done(claimed, url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"),
+                     action=f"listing:{listing.id}")
     db.session.commit()
     return _with_links(listing)
+
+
+def _repeated(earlier: idempotency.Earlier):
+    """The listing a request with the same key made (still the caller's own)."""
+    kind, _sep, listing_id = earlier.action.partition(":")
+    if kind != "listing" or not listing_id.isdigit():
+        abort(409, message="Esa Idempotency-Key ya se usó para otra cosa.")
+    return _with_links(services.own_listing(g.api_user, int(listing_id)))
 
 
 @blp.route("/listings/<int:listing_id>")

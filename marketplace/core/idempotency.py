@@ -108,10 +108,13 @@ def claim_or_raise(user_id: int, key: str | None, action: str) -> IdempotencyKey
     return claimed
 
 
-def done(claimed: IdempotencyKey | Earlier | None, result_url: str) -> None:
-    """Record where the claimed request's result is (flushes with the caller's work)."""
+def done(claimed: IdempotencyKey | Earlier | None, result_url: str, action: str | None = None) -> None:
+    """Record where the claimed request's result is, and what it made (``listing:12``)
+    when an API answer must show it again (flushes with the caller's work)."""
     if isinstance(claimed, IdempotencyKey):
         claimed.result_url = result_url[:500]
+        if action:
+            claimed.action = action[:40]
 
 
 def forget_expired(now: datetime | None = None) -> int:

@@ -97,3 +97,13 @@ class DecimalString(fields.Decimal):
         if not isinstance(value, str) or not re.fullmatch(self.PATTERN, value):
             raise ValidationError('Escriba un número decimal como texto, por ejemplo "12.5".')
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class IdempotencyKeyHeaderSchema(Schema):
+    """An optional ``Idempotency-Key`` header: the same key from the same user acts once
+    (core/idempotency.py); a repeat answers with what the first request made."""
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key", load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9-]{16,64}$"),
+        metadata={"description": "16 a 64 letras, cifras o guiones (p. ej. un UUID). La misma clave "
+                                 "devuelve la misma oferta, sin publicarla dos veces."})

@@ -235,3 +235,26 @@ def test_two_simultaneous_sends_of_one_draft_create_one_listing(app, factory, ca
         thread.join(timeout=60)
     assert sorted(statuses) == [302, 303]
     assert _listings(app) == 1
+
+
+def test_the_listings_api_honours_an_idempotency_key(app, factory, cacao):
+    from tests.catalog.test_listing_api import _body, _token
+
+    _coop, manager = factory.cooperative()
+    headers = _token(app, manager)
+    client = app.test_client()
+    key = str(uuid.uuid4())
+    first = client.post("/api/v1/listings", json=_body(cacao), headers={**headers, "Idempotency-Key": key})
+    assert first.status_code == 201, first.get_json()
+    again = client.post("/api/v1/listings", json=_body(cacao), headers={**headers, "Idempotency-Key": key})
+    assert again.status_code == 200 and again.get_json()["id"] == first.get_json()["id"]
+    assert _listings(app) == 1
+    bad = client.post("/api/v1/listings", json=_body(cacao), headers={**headers, "Idempotency-Key": "no"})
+    assert bad.status_code == 422 and _listings(app) == 1
+    # The key of a listing made from the phone's form is the same key for the API.
+    form_client = app.test_client()
+    login(form_client, manager)
+    form_key = str(uuid.uuid4())
+    assert form_client.post(f"/ofertas/nueva?producto={cacao[0]}", data=_form(cacao[1], form_key)).status_code == 302
+    repeat = client.post("/api/v1/listings", json=_body(cacao), headers={**headers, "Idempotency-Key": form_key})
+    assert repeat.status_code == 200 and _listings(app) == 2
