@@ -1,0 +1,47 @@
+"""On a 360 x 740 phone without a connection, a cooperative accepts a waiting order: the
+answer waits on the phone as "pendiente de enviar" and is given once when it is back online."""
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from marketplace.extensions import db
+from marketplace.orders.models import PartEvent, PartStatus
+from tests.orders.conftest import market  # noqa: F401 (the fixture: two cooperatives' listings, a buyer)
+from tests.orders.helpers import part_of, place
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_answer_given_offline_is_sent_once(app, market, phone):  # noqa: F811
+    order_id = place(app, market, [(market.listing_a, "100", "kg")])
+    with app.app_context():
+        part_id = part_of(order_id, market.coop_a).id
+
+    seller = phone()
+    page = seller.page
+    seller.goto("/entrar")
+    page.get_by_label("Celular o correo").fill(market.manager_a.login)
+    page.get_by_label("Contraseña").fill(market.manager_a.password)
+    page.get_by_role("button", name="Entrar").click()
+    seller.goto(f"/ventas/{part_id}")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+
+    seller.context.set_offline(True)
+    page.get_by_role("button", name="Aceptar el pedido").click()
+    waiting = page.locator("[data-outbox] .outbox-pending")
+    expect(waiting).to_contain_text("Aceptar el pedido")
+    expect(waiting).to_contain_text("pendiente de enviar")
+    seller.assert_fits_the_screen()
+    with app.app_context():
+        assert part_of(order_id, market.coop_a).status == PartStatus.PLACED
+
+    seller.context.set_offline(False)
+    expect(page.locator("[data-outbox]")).to_contain_text("Enviado al volver la conexión: 1.")
+    page.reload()
+    expect(waiting).to_have_count(0)
+    with app.app_context():
+        assert part_of(order_id, market.coop_a).status == PartStatus.ACCEPTED
+        assert db.session.scalar(select(func.count()).select_from(PartEvent).where(
+            PartEvent.part_id == part_id, PartEvent.to_status == "accepted")) == 1
+    assert seller.errors == []
