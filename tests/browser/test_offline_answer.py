@@ -44,4 +44,8 @@ def test_an_answer_given_offline_is_sent_once(app, market, phone):  # noqa: F811
         assert part_of(order_id, market.coop_a).status == PartStatus.ACCEPTED
         assert db.session.scalar(select(func.count()).select_from(PartEvent).where(
             PartEvent.part_id == part_id, PartEvent.to_status == "accepted")) == 1
+    # Logging out drops the pages the phone kept for offline use.
+    assert page.evaluate("caches.has('mr-pages')")
+    page.get_by_role("button", name="Salir").click()
+    page.wait_for_function("caches.has('mr-pages').then(function (kept) { return !kept; })")
     assert seller.errors == []
