@@ -639,6 +639,33 @@ def search_statement(filters: SearchFilters, today: date | None = None) -> Selec
     return stmt
 
 
+# Filled in by the orders package: each listing's landed price per kg at a delivery site, as
+# the cart quotes it (rule 12: one function for the figure a buyer sees in both places).
+LANDED_PRICES_HOOK = None
+
+
+def landed_prices(actor: User, listings: list[Listing], site_id: int | None,
+                  wanted_kg: Decimal | None = None) -> dict[int, tuple[Decimal, Decimal]]:
+    """``{listing id: (landed COP per kg, kg quoted)}`` at ``site_id``; empty without a site."""
+    if LANDED_PRICES_HOOK is None or not site_id or not listings:
+        return {}
+    return LANDED_PRICES_HOOK(actor, listings, site_id, wanted_kg)
+
+
+def default_site(sites) -> object | None:
+    """A buyer's default delivery site: the first active one they added."""
+    active = sorted((s for s in sites if s.active), key=lambda s: s.id)
+    return active[0] if active else None
+
+
+def cooperatives_of(listings: list[Listing]) -> dict[int, Cooperative]:
+    """The cooperatives selling ``listings``, in one query."""
+    ids = {item.cooperative_id for item in listings}
+    if not ids:
+        return {}
+    return {c.id: c for c in db.session.scalars(select(Cooperative).where(Cooperative.id.in_(ids)))}
+
+
 def distance_km(listing: Listing, origin: tuple[Decimal, Decimal] | None) -> float | None:
     if origin is None:
         return None

@@ -381,14 +381,31 @@ def search():
     stmt = services.search_statement(filters).options(selectinload(Listing.photos))
     page = db.paginate(stmt, page=max(1, min(page_number, 10_000)),
                        per_page=PAGE_SIZE, error_out=False, count=True)
-    sites = current_user.organisation.delivery_sites if isinstance(current_user.organisation, Buyer) else []
+    buyer = isinstance(current_user.organisation, Buyer)
+    sites = current_user.organisation.delivery_sites if buyer else []
+    # Landed prices go to the site chosen for distance, else the buyer's default site.
+    landed_site = site or services.default_site(sites)
+    products = services.active_products()
+    product = next((p for p in products if p.id == filters.product_id), None)
+    active = sum(1 for name in FILTER_NAMES if request.args.get(name, "").strip())
     return render_template(
         "catalog/search.html", page=page, filters=filters, problems=problems, site=site, sites=sites,
-        products=services.active_products(), departments=geography.departments(),
+        products=products, departments=geography.departments(),
         subregions=geography.pdet_subregions(), certifications=services.CERTIFICATIONS,
-        distance=services.distance_km, units=UNITS, args=request.args,
+        distance=services.distance_km, units=UNITS, args=request.args, buyer=buyer,
+        grades=[g for g in product.grades if g.active] if product else [],
+        cooperatives=services.cooperatives_of(page.items), landed_site=landed_site,
+        landed=services.landed_prices(current_user, page.items, landed_site.id if landed_site else None,
+                                      filters.min_kg),
+        active_filters=active, grade_choices={p.id: [[g.id, display.grade_name(g)] for g in p.grades if g.active]
+                                             for p in products},
         pager_args={k: v for k, v in request.args.items() if k != "page"},
     ), (400 if problems else 200)
+
+
+# Query parameters that narrow a search (counted on the folded filters' summary).
+FILTER_NAMES = ("producto", "calidad", "departamento", "municipio", "subregion", "certificacion", "min_kg",
+                "precio_min", "precio_max", "fecha", "sitio")
 
 
 localized = display.product_name  # a product's or grade's name in the reader's language

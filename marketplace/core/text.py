@@ -83,7 +83,8 @@ def collation_key(locale: str | None = "es"):
 
     def key(value: str | None) -> tuple[str, str, str]:
         value = value or ""
-        return (_primary(value, spanish), unicodedata.normalize("NFD", value.casefold()), value)
+        # Ties: without accents first, then lower case first (swapcase puts it before upper).
+        return (_primary(value, spanish), unicodedata.normalize("NFD", value.casefold()), value.swapcase())
 
     return key
 

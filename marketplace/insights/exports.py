@@ -22,7 +22,8 @@ Cell values by type:
 Python value       CSV                            XLSX
 =================  =============================  ======================================
 None               empty                          blank cell
-str                text (quoted if dangerous)     string cell (codes like "05001" keep
+str                quoted text, a leading ``'``   string cell
+                   if dangerous (codes like "05001" keep
                                                   their leading zero)
 bool               ``true`` / ``false``           boolean cell
 int, Decimal,      plain digits, "." decimal      number cell (Decimal via float: Excel
@@ -37,7 +38,8 @@ anything else      ``str(value)``, then as text   as text
 
 CSV is UTF-8 with a byte-order mark, which is what makes Excel read accents right; it uses
 commas and a "." decimal point, so an Excel set to Spanish (Colombia), which expects ";" and
-",", opens it in one column: the XLSX export is the one to offer to spreadsheet users.
+",", opens it in one column: the XLSX export is the one to offer to spreadsheet users. Every
+text field is quoted, so a file split on ";" never starts a cell inside someone's text.
 
 Datetimes are instants: one without a zone is UTC (as stored), and both formats write them
 in ``zone`` (UTC unless the caller passes another, e.g. Bogotá's for staff downloads).
@@ -50,7 +52,6 @@ read. The CSV has no such limit.
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import math
 import os
@@ -133,6 +134,21 @@ def csv_cell(value: Any, zone: tzinfo | None = None) -> str:
     return neutralise(str(value))
 
 
+def _is_text(value: Any) -> bool:
+    return value is not None and not isinstance(value, bool | int | float | Decimal | date)
+
+
+def csv_line(values: Sequence[Any], zone: tzinfo | None = None) -> str:
+    """One CSV record. Every text field is quoted, numbers, dates and booleans are not: a
+    spreadsheet that splits on ";" (Excel in Spanish) keeps ``"Finca; =1+1"`` one cell of text
+    instead of seeing a second cell starting with "="."""
+    cells = []
+    for value in values:
+        text = csv_cell(value, zone)
+        cells.append('"' + text.replace('"', '""') + '"' if _is_text(value) else text)
+    return ",".join(cells) + "\r\n"
+
+
 def csv_stream(
     header: Sequence[str],
     rows: Iterable[Sequence[Any]],
@@ -145,19 +161,15 @@ def csv_stream(
 
     The first chunk is the byte-order mark and the header (so a download starts at once);
     each later chunk holds ``flush_every`` rows, the last one what remains. Lines end in
-    CRLF (RFC 4180); header cells are neutralised like any text. Datetimes are written in
+    CRLF (RFC 4180); text fields, header cells included, are quoted and neutralised. Datetimes are written in
     ``zone`` (UTC by default) with their offset.
     """
     flush_every = max(1, flush_every)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([csv_cell(name) for name in header])
-    yield (BOM if bom else "") + buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
+    yield (BOM if bom else "") + csv_line([str(name) for name in header])
     pending = 0
     for row in rows:
-        writer.writerow([csv_cell(value, zone) for value in row])
+        buffer.write(csv_line(row, zone))
         pending += 1
         if pending >= flush_every:
             yield buffer.getvalue()

@@ -23,6 +23,7 @@ from sqlalchemy import Integer, Row, case, cast, distinct, func, insert, literal
 
 from marketplace.accounts.models import Buyer, Organisation, User
 from marketplace.catalog import sipsa
+from marketplace.catalog.display import product_name
 from marketplace.catalog.models import Product
 from marketplace.core import audit
 from marketplace.core.errors import DomainError, Forbidden, NotFound
@@ -48,6 +49,22 @@ REVIEW_OUTCOMES = {
     "suspicious": _l("Sospechoso: se remite a verificación"),
     "error": _l("Error de registro"),
 }
+# The bands of the WFP's Alert for Price Spikes and FAO GIEWS's Indicator of Price Anomalies,
+# in the words those agencies use in Spanish (PMA: normal, estrés, alerta, crisis).
+BAND_LABELS = {
+    "alps": {"normal": _l("normal"), "stress": _l("estrés"), "alert": _l("alerta"), "crisis": _l("crisis")},
+    "ipa": {"normal": _l("normal"), "moderate": _l("moderadamente alto"), "high": _l("anormalmente alto")},
+}
+FLAG_LABELS = {"low": _l("muy bajo"), "high": _l("muy alto")}
+
+
+def band_label(index: str, band: str | None) -> str:
+    """An ALPS or IPA band in the reader's language ("estrés"); "—" when there is none."""
+    if not band:
+        return "—"
+    return str(BAND_LABELS.get(index, {}).get(band, band))
+
+
 INDICATORS = {
     "income_cop": _l("Ingresos que llegan a las cooperativas (COP)"),
     "volume_kg": _l("Volumen vendido (kg)"),
@@ -671,7 +688,7 @@ def buyer_report(buyer: Buyer, f: Filters) -> BuyerReport:
                   SalesMonth.women_led, SalesMonth.youth_led, SalesMonth.cooperative_id)).all()
     places = {m.code: m for m in db.session.scalars(
         select(Municipality).where(Municipality.code.in_({r[0] for r in rows})))}
-    names = {p.id: p.name for p in db.session.scalars(select(Product).where(Product.id.in_({r[1] for r in rows})))}
+    names = {p.id: product_name(p) for p in db.session.scalars(select(Product).where(Product.id.in_({r[1] for r in rows})))}
     grouped: dict[tuple, dict] = {}
     kg = cop = pdet = women = youth = Decimal(0)
     coops = set()

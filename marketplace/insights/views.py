@@ -22,16 +22,19 @@ from flask_login import current_user, login_required
 
 from marketplace.accounts.models import Organisation, Role, User
 from marketplace.catalog import services as catalog_services
+from marketplace.catalog.display import product_name
+from marketplace.catalog.models import Grade, Product
 from marketplace.core import geography
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.formatting import cop, kg, number, percent
-from marketplace.core.models import BOGOTA, AuditEvent
+from marketplace.core.models import BOGOTA, AuditEvent, Municipality
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
 from marketplace.insights import charts, exports, report_pdf, services
 from marketplace.insights.models import SaleFact
 from marketplace.orders.forms import PlainForm
+from marketplace.orders.models import OrderLine
 
 bp = Blueprint("insights", __name__, template_folder="templates")
 BUYER = (Role.BUYER_ADMIN, Role.BUYER_PURCHASER)
@@ -228,7 +231,7 @@ def trends():
         [charts.Series(_("Mediana del precio pagado (COP/kg)"), [(lab, m.median) for lab, m in
                                                                  zip(labels, result.months, strict=True)])],
         band=[(lab, m.q1, m.q3) for lab, m in zip(labels, result.months, strict=True)],
-        title=_("Precio pagado a las cooperativas: %(p)s, %(r)s", p=f.product.name, r=f.region_label),
+        title=_("Precio pagado a las cooperativas: %(p)s, %(r)s", p=product_name(f.product), r=f.region_label),
         y_label="COP/kg", lang=_lang())
     volume = charts.bar_chart([charts.Series(_("Kg"), [(lab, m.kg) for lab, m in
                                                       zip(labels, result.months, strict=True)])],
@@ -269,7 +272,7 @@ def anomalies():
               _("Señal"), _("Revisiones")]
     table = [[x.fact.day, x.fact.line_id, x.fact.order_id, x.fact.municipality_code, x.municipality,
               x.fact.cooperative_id, x.cooperative, x.fact.buyer_id, x.buyer, x.fact.price_per_kg, x.reference,
-              x.flag, len(x.reviews)] for x in result.flagged]
+              _flag(x.flag), len(x.reviews)] for x in result.flagged]
     if _wants_export():
         return _export("anomalias", header, table)
     figures = []
@@ -312,19 +315,36 @@ def sales_export():
         f = _filters()
     except DomainError as error:
         return _problem(error, "insights/trends.html", result=None)
+    # Names, not ids, in the requester's language (chosen now: the rows stream after the
+    # request); the ids stay beside them for joins.
+    english = _lang() == "en"
+    coop, buyer = Organisation.__table__.alias("coop"), Organisation.__table__.alias("buyer")
     stmt = (db.select(SaleFact.day, SaleFact.line_id, SaleFact.order_id, SaleFact.product_id,
-                      SaleFact.municipality_code, SaleFact.department_code, SaleFact.pdet_subregion,
-                      SaleFact.cooperative_id, SaleFact.buyer_id, SaleFact.women_led, SaleFact.youth_led,
+                      Product.name_en if english else Product.name, Grade.name_en if english else Grade.name,
+                      SaleFact.municipality_code, Municipality.name, Municipality.department_name,
+                      SaleFact.pdet_subregion, SaleFact.cooperative_id, coop.c.name, SaleFact.buyer_id, buyer.c.name,
+                      SaleFact.women_led, SaleFact.youth_led,
                       SaleFact.price_per_kg, SaleFact.kg, SaleFact.cop, SaleFact.logistics_cop)
+            .select_from(SaleFact)
+            .outerjoin(Product, Product.id == SaleFact.product_id)
+            .outerjoin(OrderLine, OrderLine.id == SaleFact.line_id)
+            .outerjoin(Grade, Grade.id == OrderLine.grade_id)
+            .outerjoin(Municipality, Municipality.code == SaleFact.municipality_code)
+            .outerjoin(coop, coop.c.id == SaleFact.cooperative_id)
+            .outerjoin(buyer, buyer.c.id == SaleFact.buyer_id)
             .where(*services._conditions(SaleFact, f)))
     services.rollups.refresh()
     db.session.commit()
-    header = [_("Fecha"), _("Línea"), _("Pedido"), _("Producto"), _("Municipio"), _("Departamento"),
-              _("Subregión PDET"), _("Cooperativa"), _("Comprador"), _("Liderada por mujeres"),
+    header = [_("Fecha"), _("Línea"), _("Pedido"), _("Producto n.º"), _("Producto"), _("Calidad"),
+              _("Código DIVIPOLA"), _("Municipio"), _("Departamento"), _("Subregión PDET"), _("Cooperativa n.º"),
+              _("Cooperativa"), _("Comprador n.º"), _("Comprador"), _("Liderada por mujeres"),
               _("Liderada por jóvenes"), _("COP/kg"), _("Kg"), _("COP"), _("Logística COP")]
     if request.args.get("formato") not in (None, "", "csv", "xlsx"):
         abort(400)
-    return _export("ventas", header, _batches(stmt, SaleFact.line_id, ascending=True))
+    yes, no = _("Sí"), _("No")
+    rows = ((*r[:14], yes if r[14] else no, yes if r[15] else no, *r[16:])
+            for r in _batches(stmt, SaleFact.line_id, ascending=True))
+    return _export("ventas", header, rows)
 
 
 # ---------------------------------------------------------------- audit trail
@@ -450,6 +470,15 @@ def _report_rows(report: services.BuyerReport) -> list[tuple]:
     return rows
 
 
+def _index(value) -> str:
+    """An ALPS or IPA value with two decimals in the reader's notation ("-0,41", "-0.41")."""
+    return number(value, "#,##0.00")
+
+
+def _flag(flag: str) -> str:
+    return str(services.FLAG_LABELS.get(flag, flag))
+
+
 def init_app(app) -> None:
     from marketplace.accounts import services as accounts
 
@@ -459,4 +488,5 @@ def init_app(app) -> None:
     @app.context_processor
     def insights_helpers():
         return {"fmt_cop": cop, "fmt_kg": kg, "fmt_number": number, "fmt_percent": percent,
-                "month_label": _month_label}
+                "month_label": _month_label, "fmt_index": _index, "band_label": services.band_label,
+                "flag_label": _flag}

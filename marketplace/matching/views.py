@@ -3,18 +3,19 @@ cooperatives see the demands that concern them and answer with offers. No JavaSc
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from marketplace.accounts.models import Role
+from marketplace.catalog import display
 from marketplace.catalog import services as catalog_services
+from marketplace.catalog.display import grade_name, product_name
 from marketplace.catalog.services import CERTIFICATIONS
-from marketplace.catalog.units import UNITS
 from marketplace.core import geography
 from marketplace.core.access import roles_required
 from marketplace.core.errors import DomainError
@@ -66,9 +67,19 @@ def _card_choices():
 def _demand_form(buyer) -> DemandForm:
     form = DemandForm()
     products = catalog_services.active_products()
-    form.product.choices = [(p.id, p.name) for p in products]
+    form.product.choices = [(p.id, product_name(p)) for p in products]
+    if request.method == "GET" and request.args.get("producto", type=int):
+        form.product.data = request.args.get("producto", type=int)
+    # Only the grades of the product chosen (the first one until a product is chosen);
+    # static/js/grade-filter.js follows the product select from the grades of every product.
+    chosen = next((p for p in products if p.id == form.product.data), products[0] if products else None)
     form.min_grade.choices = [(0, _("Cualquier calidad"))] + [
-        (g.id, f"{p.name}: {g.name}") for p in products for g in p.grades if g.active]
+        (g.id, grade_name(g)) for g in (chosen.grades if chosen else []) if g.active]
+    form.product.render_kw = {"data-grade-source": ""}
+    form.min_grade.render_kw = {
+        "data-grade-target": "", "data-any": _("Cualquier calidad"), "data-any-value": "0",
+        "data-grades": json.dumps({p.id: [[g.id, grade_name(g)] for g in p.grades if g.active] for p in products}),
+    }
     form.unit.choices = [(code, unit_label(code)) for code in services.DEMAND_UNITS]
     form.delivery_site.choices = [(s.id, s.name) for s in buyer.delivery_sites if s.active]
     form.certification.choices = [("", _("Ninguna"))] + [(code, str(label)) for code, label in CERTIFICATIONS.items()]
@@ -82,9 +93,7 @@ def _demand_form(buyer) -> DemandForm:
     return form
 
 
-def unit_label(code: str) -> str:
-    unit = UNITS[code]
-    return unit.label_es if str(get_locale() or "es").startswith("es") else unit.label_en
+unit_label = display.unit_label
 
 
 def _preferences(form: DemandForm) -> list[services.PreferenceData]:
@@ -282,7 +291,7 @@ def _offer_form(coop, demand) -> OfferForm:
     form = OfferForm()
     listings = services.listings_for(coop, demand)
     form.listing.choices = [(item.id, _("%(grade)s · %(kg)s disponibles · %(price)s/kg",
-                                        grade=item.grade.name, kg=format_kg(item.available_kg),
+                                        grade=grade_name(item.grade), kg=format_kg(item.available_kg),
                                         price=_cop(item.price_per_kg))) for item in listings]
     units = {"kg", "arroba", "carga", "tonelada"} | {item.unit for item in listings}
     form.unit.choices = [(code, unit_label(code)) for code in sorted(units, key=lambda c: c != "kg")]

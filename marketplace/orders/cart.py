@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from marketplace.accounts.models import User
+from marketplace.catalog import display
 from marketplace.catalog.models import Listing
 from marketplace.core.errors import DomainError, NotFound
 from marketplace.extensions import db
@@ -40,10 +41,10 @@ def add_to_cart(actor: User, listing_id: int, quantity: Decimal | None, unit: st
     listing = _check_listing(db.session.get(Listing, listing_id), date.today(), None, "quantity")
     kg = _line_kg(listing, quantity, unit, "quantity")
     if kg > listing.available_kg:
-        raise DomainError(_l("De %(product)s quedan %(kg)s.", product=listing.product.name,
+        raise DomainError(_l("De %(product)s quedan %(kg)s.", product=display.product_name(listing.product),
                              kg=_kg_text(listing.available_kg)), "quantity")
     if listing.min_order_kg and kg < listing.min_order_kg and kg < listing.available_kg:
-        raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s.", product=listing.product.name,
+        raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s.", product=display.product_name(listing.product),
                              kg=_kg_text(listing.min_order_kg)), "quantity")
     if len(cart(actor)) >= MAX_LINES:
         raise DomainError(_l("Un pedido puede tener hasta %(max)d líneas.", max=MAX_LINES), "quantity")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.accounts.models import Buyer, Cooperative, DeliverySite, OrgStatus, User
-from marketplace.catalog import units
+from marketplace.catalog import display, units
 from marketplace.catalog.models import Listing, ListingStatus
 from marketplace.core import audit
 from marketplace.core.errors import Conflict, DomainError
@@ -189,12 +189,12 @@ def _check_listing(listing: Listing | None, today: date, window_end: date | None
     if listing is None:
         raise DomainError(_l("Esa oferta no existe."), field_name)
     if listing.status != ListingStatus.ACTIVE:
-        raise DomainError(_l("La oferta de %(product)s ya no está activa.", product=listing.product.name), field_name)
+        raise DomainError(_l("La oferta de %(product)s ya no está activa.", product=display.product_name(listing.product)), field_name)
     if listing.available_until < today:
-        raise DomainError(_l("La oferta de %(product)s venció.", product=listing.product.name), field_name)
+        raise DomainError(_l("La oferta de %(product)s venció.", product=display.product_name(listing.product)), field_name)
     if window_end is not None and listing.available_from > window_end:
         raise DomainError(_l("La oferta de %(product)s estará disponible después de la ventana de entrega.",
-                             product=listing.product.name), field_name)
+                             product=display.product_name(listing.product)), field_name)
     seller = seller or db.session.get(Cooperative, listing.cooperative_id)
     if seller is None or seller.status != OrgStatus.VERIFIED:
         raise DomainError(_l("La cooperativa de esa oferta no puede vender ahora."), field_name)
@@ -316,11 +316,11 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
         if kg > listing.available_kg:
             # 409 like a reservation lost to another buyer: the same shortage, whether it
             # shows up here or in the conditional UPDATE that takes the stock.
-            raise Conflict(_l("De %(product)s quedan %(kg)s.", product=listing.product.name,
+            raise Conflict(_l("De %(product)s quedan %(kg)s.", product=display.product_name(listing.product),
                               kg=_kg_text(listing.available_kg)), name)
         agreed = agreed_prices.get(listing.id)
         if agreed is None and listing.min_order_kg and kg < listing.min_order_kg and kg < listing.available_kg:
-            raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s.", product=listing.product.name,
+            raise DomainError(_l("El pedido mínimo de %(product)s es %(kg)s.", product=display.product_name(listing.product),
                                  kg=_kg_text(listing.min_order_kg)), name)
         price = listing.price_per_kg if agreed is None else agreed
         amount = (kg * price).quantize(CENTS, ROUND_HALF_UP)
@@ -336,6 +336,25 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     return Quote(site=site, parts=sorted(parts.values(), key=lambda p: p.cooperative.name), fee_percent=percent)
 
 
+
+
+def landed_prices(actor: User, listings: list[Listing], site_id: int,
+                  wanted_kg: Decimal | None = None) -> dict[int, tuple[Decimal, Decimal]]:
+    """Each listing's landed price per kg at a delivery site (goods plus logistics, the fee
+    apart), as the cart quotes that listing alone: ``{listing id: (COP per kg, kg quoted)}``.
+    The kilos quoted are ``wanted_kg`` (a buyer's search filter) or the whole lot available,
+    within the listing's minimum order. A listing that cannot be quoted is left out."""
+    prices: dict[int, tuple[Decimal, Decimal]] = {}
+    for listing in listings:
+        kg = min(wanted_kg, listing.available_kg) if wanted_kg else listing.available_kg
+        if listing.min_order_kg:
+            kg = min(max(kg, listing.min_order_kg), listing.available_kg)
+        try:
+            quoted = quote(actor, OrderRequest([LineRequest(listing.id, kg, "kg")], site_id, None, None, None))
+        except DomainError:
+            continue
+        prices[listing.id] = (quoted.parts[0].landed_per_kg, kg)
+    return prices
 
 
 # ------------------------------------------------------------------- placing
@@ -429,7 +448,7 @@ def _place_new(actor: User, buyer: Buyer, request: OrderRequest, idempotency_key
         if not _take_stock(ln.listing.id, ln.quantity_kg, today):
             db.session.rollback()
             raise Conflict(_l("No hay suficiente cantidad de %(product)s: otro comprador la tomó. Revise su pedido.",
-                              product=ln.listing.product.name))
+                              product=display.product_name(ln.listing.product)))
 
     respond_by = now + timedelta(hours=_config("ORDER_ACCEPT_HOURS"))
     order = Order(

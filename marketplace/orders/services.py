@@ -101,6 +101,7 @@ from marketplace.orders.placing import (  # noqa: F401
     check_delivery_site,
     check_delivery_window,
     find_by_idempotency_key,
+    landed_prices,
     order_units,
     place_order,
     quote,

@@ -43,6 +43,7 @@ COOP = (Role.COOP_MANAGER, Role.COOP_MEMBER)
 
 def init_app(app) -> None:
     catalog_services.PAID_PRICES_HOOK = services.paid_prices
+    catalog_services.LANDED_PRICES_HOOK = services.landed_prices
 
     @app.context_processor
     def order_helpers():

@@ -61,7 +61,7 @@ def _page_figures(page: str, lang: str) -> dict[str, str]:
     facts = {html.unescape(k): html.unescape(v) for k, v in facts.items()}
     labels = LABELS[lang]
     kg, cop = facts[labels["bought"][0]].split(" · ")
-    total = re.findall(r'<td class="num">(.*?)</td>', page.split("<tfoot>")[1].split("</tfoot>")[0])
+    total = re.findall(r'<td[^>]*class="num">(.*?)</td>', page.split("<tfoot>")[1].split("</tfoot>")[0])
     return {"period": facts[labels["period"][0]], "kg": kg, "cop": cop,
             "cooperatives": facts[labels["cooperatives"][0]], "pdet": facts[labels["pdet"][0]],
             "women": facts[labels["women"][0]], "youth": facts[labels["youth"][0]],

@@ -60,26 +60,26 @@ def test_csv_round_trips_awkward_text_dates_and_header():
 
 def test_csv_bom_is_first_and_only_once():
     text = "".join(csv_stream(["a"], [("b",)] * 1200, flush_every=100))
-    assert text.startswith("\ufeffa\r\n") and text.count(BOM) == 1
-    assert "".join(csv_stream(["a"], [], bom=False)) == "a\r\n"
+    assert text.startswith('\ufeff"a"\r\n') and text.count(BOM) == 1
+    assert "".join(csv_stream(["a"], [], bom=False)) == '"a"\r\n'
 
 
 def test_csv_stream_reads_rows_lazily():
     counter = {"read": 0}
     stream = csv_stream(["code", "name", "kg", "date"], counting(200_000, counter), flush_every=500)
     first = next(stream)
-    assert first == "\ufeffcode,name,kg,date\r\n"
+    assert first == '\ufeff"code","name","kg","date"\r\n'
     assert counter["read"] == 0  # the header goes out before any row is read
     second = next(stream)
     assert counter["read"] == 500
     assert second.count("\r\n") == 500
     third = next(stream)
-    assert counter["read"] == 1000 and third.startswith("00500,")
+    assert counter["read"] == 1000 and third.startswith('"00500",')
     rest = list(stream)
     assert counter["read"] == 200_000
     assert max(len(chunk) for chunk in rest) < 40_000  # never the whole file in one piece
     assert sum(chunk.count("\r\n") for chunk in rest) == 200_000 - 1000
-    assert rest[-1].endswith("199999,Cooperativa 199999,49999.75,2025-01-01\r\n")
+    assert rest[-1].endswith('"199999","Cooperativa 199999",49999.75,2025-01-01\r\n')
 
 
 # --------------------------------------------------------------------------- XLSX
@@ -233,3 +233,16 @@ def test_datetimes_are_written_in_the_zone_asked_with_their_offset(tmp_path):
     # Excel keeps no offset: the cell holds Bogotá's clock time (the header names the zone).
     assert first.is_date and first.value.replace(microsecond=0) == datetime(2026, 12, 7, 1, 30, 39)
     assert second.value == datetime(2026, 12, 7, 1, 30)
+
+
+def test_csv_quotes_every_text_field_so_a_semicolon_split_sees_no_formula():
+    text = "".join(csv_stream(["Cooperativa", "kg"], [("Finca; =1+1", Decimal("-0.41")), ("=SUM(A1)", 3)],
+                              bom=False))
+    lines = text.split("\r\n")
+    assert lines[0] == '"Cooperativa","kg"'
+    assert lines[1] == '"Finca; =1+1",-0.41'  # numbers stay numbers; text stays one quoted cell
+    assert lines[2] == "\"'=SUM(A1)\",3"  # a leading formula character is still neutralised
+    # Split on ";" as Excel in Spanish does, honouring quotes: no cell starts with a trigger.
+    for row in csv.reader(io.StringIO(text), delimiter=";"):
+        assert not any(cell[:1] in "=+-@" and not cell.lstrip("-").replace(".", "").replace(",", "").isdigit()
+                       for cell in row), row
