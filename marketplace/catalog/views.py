@@ -152,7 +152,8 @@ def _create_once(user, data, photos, store) -> Listing:
     claimed = idempotency.claim_or_raise(user.id, idempotency.clean(request.form.get(idempotency.FIELD)), "listing")
     listing = services.create_listing(user, data, photos, store)
     db.session.flush()
-    idempotency.done(claimed, url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"))
+    idempotency.done(claimed, url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"),
+                     action=f"listing:{listing.id}")
     return listing
 
 
