@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from marketplace.core.models import Municipality
-from marketplace.core.text import display_place_name, search_key
+from marketplace.core.text import display_place_name, search_key, sort_names
 from marketplace.extensions import db
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -140,20 +140,19 @@ def departments() -> list[tuple[str, str]]:
         rows = db.session.execute(
             select(Municipality.department_code, Municipality.department_name)
             .distinct()
-            .order_by(Municipality.department_name)
         )
-        return [(code, name) for code, name in rows]
+        # Spanish collation, the same on SQLite and PostgreSQL ("Córdoba" before "Cundinamarca").
+        return sort_names([(code, name) for code, name in rows], lambda row: row[1])
 
     return _cached("departments", compute)
 
 
 def pdet_subregions() -> list[str]:
     def compute():
-        return list(db.session.scalars(
+        return sort_names(db.session.scalars(
             select(Municipality.pdet_subregion)
             .where(Municipality.pdet_subregion.is_not(None))
             .distinct()
-            .order_by(Municipality.pdet_subregion)
         ))
 
     return _cached("subregions", compute)

@@ -270,3 +270,14 @@ def test_products_are_listed_in_the_readers_alphabetical_order(app, client, cata
         english = [display.product_name(p) for p in services.active_products()]
         assert english == sorted(english, key=str.casefold)
         assert "Yam" in english and "Ñame" not in english
+
+
+def test_departments_and_subregions_follow_spanish_collation(app):
+    from marketplace.core import geography
+
+    with app.app_context():
+        names = [name for _code, name in geography.departments()]
+        subregions = geography.pdet_subregions()
+    key = collation_key("es")
+    assert names == sorted(names, key=key) and subregions == sorted(subregions, key=key)
+    assert names.index("Cesar") < names.index("Chocó") < names.index("Córdoba") < names.index("Cundinamarca")
