@@ -41,9 +41,9 @@ def modes():
             db.session.rollback()
             flash(str(exc.message), "error")
             return render_template("logistics/modes.html", modes=services.all_modes(), form=form,
-                                   terrains=costing.TERRAIN_FACTORS, error_field=exc.field), 422
+                                   terrains=costing.TERRAIN_FACTORS, error_field=exc.field, kinds=services.LEG_KINDS), 422
     return render_template("logistics/modes.html", modes=services.all_modes(), form=form,
-                           terrains=costing.TERRAIN_FACTORS, error_field=None)
+                           terrains=costing.TERRAIN_FACTORS, error_field=None, kinds=services.LEG_KINDS)
 
 
 @bp.get("/admin/logistica/lugares")

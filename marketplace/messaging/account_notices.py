@@ -20,6 +20,7 @@ one GSM-7 segment (tests check every one).
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from marketplace.accounts.models import MANAGING_ROLES, Membership, Organisation, OrgStatus, User
@@ -170,22 +171,27 @@ def _render_org_status(notice, user) -> hooks.Rendered:
 
 KINDS = (
     hooks.NoticeKind(
-        kind="verification_code", recipients=_addressed_user, render=_render_verification_code,
+        kind="verification_code", label=_l("Código para verificar el celular"),
+        recipients=_addressed_user, render=_render_verification_code,
         template="codigo_verificacion", template_category="authentication", secret=True,
         template_text=CODE_TEMPLATE_TEXT, template_buttons=CODE_TEMPLATE_BUTTONS, address=_fixed_address),
     hooks.NoticeKind(
-        kind="recovery_code", recipients=_addressed_user, render=_render_recovery_code,
+        kind="recovery_code", label=_l("Código para cambiar la contraseña"),
+        recipients=_addressed_user, render=_render_recovery_code,
         template="codigo_verificacion", template_category="authentication", secret=True,
         template_text=CODE_TEMPLATE_TEXT, template_buttons=CODE_TEMPLATE_BUTTONS, address=_fixed_address),
     # By e-mail only: no WhatsApp template.
     hooks.NoticeKind(
-        kind="verify_email_link", recipients=_addressed_user, render=_render_verify_email_link,
+        kind="verify_email_link", label=_l("Enlace para verificar el correo"),
+        recipients=_addressed_user, render=_render_verify_email_link,
         template="", secret=True, address=_fixed_address),
     hooks.NoticeKind(
-        kind="recovery_link", recipients=_addressed_user, render=_render_recovery_link,
+        kind="recovery_link", label=_l("Enlace para cambiar la contraseña"),
+        recipients=_addressed_user, render=_render_recovery_link,
         template="", secret=True, address=_fixed_address),
     hooks.NoticeKind(
-        kind="temporary_password", recipients=_addressed_user, render=_render_temporary_password,
+        kind="temporary_password", label=_l("Contraseña temporal"),
+        recipients=_addressed_user, render=_render_temporary_password,
         template="contrasena_temporal", secret=True,
         template_text={
             "es": "Hola {{1}}. {{2}} le asignó una contraseña temporal en Mercado Rural: {{3}}. "
@@ -194,7 +200,8 @@ KINDS = (
                   "You will be asked to choose your own when you log in.",
         }),
     hooks.NoticeKind(
-        kind="org_status", recipients=_org_managers, render=_render_org_status,
+        kind="org_status", label=_l("Estado de la organización"),
+        recipients=_org_managers, render=_render_org_status,
         template="estado_organizacion",
         template_text={
             "es": "Mercado Rural: el estado de {{1}} ahora es «{{2}}». Motivo: {{3}}",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from marketplace.accounts.models import User
@@ -67,6 +67,8 @@ class NoticeKind:
     # Address and channel fixed by the notice itself (a code to a number being verified):
     # ``address(notice) -> (channel, address)``, or None for the recipient's own channel.
     address: Callable[[Notice], tuple[str, str]] | None = None
+    # What staff read for this kind in the message log (a lazy gettext string).
+    label: Any = None
 
 
 NOTICE_KINDS: dict[str, NoticeKind] = {}

@@ -35,9 +35,20 @@ def channel_label(channel: Channel | str) -> str:
     return {Channel.EMAIL: _("correo"), Channel.WHATSAPP: "WhatsApp", Channel.SMS: "SMS"}[Channel(channel)]
 
 
+def kind_label(kind: str) -> str:
+    """A notice kind in words, as the package that registered it names it ("Pedido nuevo")."""
+    if kind == "reply":
+        return _("Respuesta a un mensaje")
+    registered = hooks.NOTICE_KINDS.get(kind)
+    if registered is not None and registered.label is not None:
+        return str(registered.label)
+    return kind.replace("_", " ").capitalize()
+
+
 @bp.app_context_processor
 def _labels() -> dict:
     return {"message_status_label": status_label, "message_channel_label": channel_label,
+            "message_kind_label": kind_label,
             "mask_address": reports.mask_address}
 
 

@@ -29,6 +29,7 @@ from decimal import Decimal
 from flask import render_template
 from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from marketplace.accounts.models import Membership, Role, User
@@ -428,11 +429,23 @@ KINDS: dict[str, tuple[Callable[[Notice], list[User]], Callable[[Notice, User], 
 }
 
 
+# What staff read for each kind in the message log.
+LABELS = {
+    "new_order": _l("Pedido nuevo"), "offer_chosen": _l("Cotización elegida"),
+    "reminder_12h": _l("Recordatorio: 12 horas para responder"),
+    "reminder_2h": _l("Recordatorio: 2 horas para responder"),
+    "cancel": _l("Pedido cancelado"), "dispute": _l("Disputa"), "payout": _l("Pago a la cooperativa"),
+    "accept": _l("Pedido aceptado"), "decline": _l("Pedido rechazado"), "expire": _l("Pedido vencido"),
+    "ready": _l("Pedido listo para recoger"), "deliver": _l("Pedido entregado"),
+}
+
+
 def register() -> None:
     """Register the order notice kinds with messaging (at start-up; twice changes nothing)."""
     for kind, (recipients, render) in KINDS.items():
         name, text = TEMPLATES[kind]
         register_notice(NoticeKind(
-            kind=kind, recipients=recipients, render=render, template=name, template_text=text,
+            kind=kind, label=LABELS.get(kind), recipients=recipients, render=render, template=name,
+            template_text=text,
             template_buttons=ANSWER_BUTTONS if kind in ANSWERABLE else {},
         ))

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Cooperative, Organisation, OrgKind, Role, User
+from marketplace.catalog.display import product_name
 from marketplace.catalog.models import CollectionPoint
 from marketplace.core import audit
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
@@ -530,7 +531,7 @@ def last_mile_report(start: date | None = None, end: date | None = None) -> list
         row = rows.get(key)
         if row is None:
             row = rows[key] = ReportRow(municipality.department_name, municipality.name,
-                                        municipality.pdet_subregion is not None, product.name,
+                                        municipality.pdet_subregion is not None, product_name(product),
                                         Decimal("0"), Decimal("0"), Decimal("0"), Decimal("0"))
         row.kg += line.quantity_kg
         row.goods_cop += (line.quantity_kg * line.price_per_kg).quantize(Decimal("0.01"))
