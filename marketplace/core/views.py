@@ -130,12 +130,12 @@ def offline_page():
 def csrf_token():
     """A fresh CSRF token for a draft kept on the phone, who is logged in (the phone sends a
     draft only as the user who wrote it) and, with ``?clave=``, whether this user's request
-    with that idempotency key was already done and where its result is. 401 when nobody is."""
+    with that idempotency key was already done and where its result is. When nobody is logged
+    in it says so (200, so a phone asking after its session ended logs no error)."""
     from flask_wtf.csrf import generate_csrf
 
     if not current_user.is_authenticated:
-        response = jsonify(error="login_required", login_url=url_for("auth.login"))
-        response.status_code = 401
+        response = jsonify(login_required=True, login_url=url_for("auth.login"))
     else:
         earlier = idempotency.earlier(current_user.id, idempotency.clean(request.args.get("clave")))
         response = jsonify(csrf_token=generate_csrf(), user_id=current_user.id, done=earlier is not None,

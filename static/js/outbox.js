@@ -96,7 +96,10 @@
       .then(function (response) {
         if (response.status === 401) { return { login: true }; }
         if (!response.ok) { throw new Error("csrf " + response.status); }
-        return response.json();
+        return response.json().then(function (state) {
+          if (state.login_required) { state.login = true; }
+          return state;
+        });
       });
   }
 

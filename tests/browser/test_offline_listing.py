@@ -14,6 +14,9 @@ from marketplace.catalog.models import Listing, ListingPhoto, Product
 from marketplace.extensions import db
 
 pytestmark = pytest.mark.browser
+# Resolves once the service worker has installed and controls the page.
+CONTROLLED = """() => navigator.serviceWorker.ready.then(() => navigator.serviceWorker.controller ? true :
+    new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true))))"""
 
 
 def _log_in(p, login: str, password: str):
@@ -43,7 +46,7 @@ def test_a_listing_made_offline_is_sent_once_when_the_connection_returns(app, fa
     _log_in(seller, manager.login, manager.password)
     seller.goto(f"/ofertas/nueva?producto={cacao}")
     # The service worker installs and takes the page (the form is then kept for offline use).
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.evaluate(CONTROLLED)
     page.reload()
 
     seller.context.set_offline(True)
