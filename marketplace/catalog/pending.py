@@ -30,6 +30,9 @@ from marketplace.core.models import utcnow
 from marketplace.extensions import db
 
 TOKEN_LENGTH = 64  # the column's width; token_urlsafe(32) is 43 characters
+# A user's pending photos beyond this many (the newest kept) are deleted at once, so refused
+# forms sent again and again cannot fill the disk before they expire.
+MAX_PER_USER = 12
 
 
 def _clean(tokens: Iterable[str]) -> list[str]:
@@ -70,6 +73,15 @@ def keep(actor: User, photos: list[ProcessedPhoto], storage, hours: int,
         db.session.add(row)
         kept.append(row)
     db.session.flush()
+    surplus = db.session.scalars(
+        select(PendingUpload).where(PendingUpload.user_id == actor.id)
+        .order_by(PendingUpload.created_at.desc(), PendingUpload.id.desc()).offset(MAX_PER_USER)).all()
+    for row in surplus:
+        db.session.delete(row)
+    db.session.flush()
+    for row in surplus:
+        storage.delete(row.key)
+        storage.delete(row.thumb_key)
     return kept
 
 

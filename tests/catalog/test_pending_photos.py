@@ -254,3 +254,18 @@ def test_expired_listings_show_what_applies_instead_of_pause_and_withdraw(app, f
     assert "Vencida: edite las fechas para volver a publicarla." in expired
     assert "Pausar" not in expired and "Retirar" not in expired and f"/ofertas/{expired_id}/editar" in expired
     assert "Pausar" in live and "Retirar" in live and "Vencida" not in live
+
+
+def test_refused_forms_sent_again_and_again_keep_only_the_newest_photos(app, factory, catalogue):
+    _coop, manager = factory.cooperative()
+    client = app.test_client()
+    login(client, manager)
+    tokens = []
+    for _ in range(pending.MAX_PER_USER // 3 + 1):
+        response = _post(client, catalogue, quantity="0", photos=[_photo((320, 240)) for _ in range(3)])
+        assert response.status_code == 422
+        tokens += TOKEN.findall(response.get_data(as_text=True))
+    with app.app_context():
+        kept = db.session.scalars(select(PendingUpload.token)).all()
+    assert len(kept) == pending.MAX_PER_USER and set(kept) == set(tokens[-pending.MAX_PER_USER:])
+    assert len(_files(app)) == 2 * pending.MAX_PER_USER
