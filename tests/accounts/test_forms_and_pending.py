@@ -53,7 +53,7 @@ PAGES = {
                      "/organizacion/miembros", "/organizacion/documentos", "/cuenta", "/cuenta/avisos"],
     "coop_member": ["/inicio", "/ofertas", "/ventas", "/cuenta"],
     "buyer_admin": ["/inicio", "/buscar", "/solicitudes", "/solicitudes/nueva", "/pedido", "/pedidos",
-                    "/organizacion", "/organizacion/sitios", "/organizacion/documentos", "/cuenta"],
+                    "/organizacion", "/organizacion/sitios", "/organizacion/miembros", "/organizacion/documentos", "/cuenta"],
     "buyer_purchaser": ["/inicio", "/buscar", "/pedidos", "/cuenta"],
     "staff_auditor": ["/inicio", "/admin/organizaciones", "/seguimiento/indicadores", "/seguimiento/auditoria", "/cuenta"],
     "platform_admin": ["/inicio", "/admin/organizaciones", "/admin/catalogo", "/admin/pedidos", "/admin/equipo",
@@ -62,8 +62,12 @@ PAGES = {
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_main_pages_have_unique_ids_and_no_none_attributes(login_as, role):
-    client, _person = login_as(role)
+def test_main_pages_have_unique_ids_and_no_none_attributes(login_as, factory, role):
+    client, person = login_as(role)
+    if role in ("coop_manager", "buyer_admin"):
+        # Two more people: the members page then has a role form per person.
+        for member_role in ((Role.COOP_MEMBER,) * 2 if role == "coop_manager" else (Role.BUYER_PURCHASER,) * 2):
+            factory.member(person.organisation_id, member_role)
     for path in PAGES[role]:
         response = client.get(path)
         assert response.status_code == 200, path
@@ -332,3 +336,17 @@ def test_staff_accept_or_reject_a_document_with_an_audit_trail(app, factory):
         assert events[-1].after == {"status": "rejected", "review_note": "Tiene más de 30 días"}
     home = client.get("/inicio").get_data(as_text=True)
     assert "✓ aceptado." in home and "Tiene más de 30 días" in home and "tipo=camara_comercio" in home
+
+
+def test_a_refusal_tells_a_pending_organisation_where_its_next_step_is(app, factory):
+    _coop, manager = factory.cooperative(status="pending")
+    client = app.test_client()
+    login(client, manager)
+    refused = client.get("/admin/organizaciones")
+    assert refused.status_code == 403
+    html = refused.get_data(as_text=True)
+    assert "aún no está verificada" in html and 'href="/inicio#verificacion"' in html
+    _verified, verified_manager = factory.cooperative()
+    other = app.test_client()
+    login(other, verified_manager)
+    assert 'href="/inicio#verificacion"' not in other.get("/admin/organizaciones").get_data(as_text=True)
