@@ -42,16 +42,32 @@ function offlinePage() {
   });
 }
 
-function networkFirst(request) {
-  return fetch(request).then(function (response) {
+// A link that is up but carries nothing ("lie-fi") would leave the page blank for minutes:
+// after this long the kept copy is shown, and the network's answer still refreshes it.
+var PATIENCE_MS = 10000;
+
+function networkFirst(event) {
+  var request = event.request;
+  var network = fetch(request).then(function (response) {
     if (response.ok && !response.redirected && response.type === "basic") {
       var copy = response.clone();
-      caches.open(PAGES_CACHE).then(function (cache) { return cache.put(request, copy); });
+      return caches.open(PAGES_CACHE).then(function (cache) { return cache.put(request, copy); })
+        .then(function () { return response; });
     }
     return response;
-  }).catch(function () {
-    return caches.open(PAGES_CACHE).then(function (cache) { return cache.match(request); })
-      .then(function (kept) { return kept || offlinePage(); });
+  });
+  event.waitUntil(network.catch(function () {}));
+  var kept = caches.open(PAGES_CACHE).then(function (cache) { return cache.match(request); });
+  return new Promise(function (resolve) {
+    var done = false;
+    function answer(response) { if (!done) { done = true; resolve(response); } }
+    var timer = setTimeout(function () {
+      kept.then(function (copy) { if (copy) { answer(copy); } });
+    }, PATIENCE_MS);
+    network.then(function (response) { clearTimeout(timer); answer(response); }).catch(function () {
+      clearTimeout(timer);
+      kept.then(function (copy) { answer(copy || offlinePage()); });
+    });
   });
 }
 
@@ -85,7 +101,7 @@ self.addEventListener("fetch", function (event) {
     event.respondWith(caches.match(request).then(function (kept) { return kept || fetch(request); }));
   } else if (request.mode === "navigate") {
     if (matches(KEPT_PAGES, url.pathname)) {
-      event.respondWith(networkFirst(request));
+      event.respondWith(networkFirst(event));
     } else {
       event.respondWith(fetch(request).catch(offlinePage));
     }

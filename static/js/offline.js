@@ -10,8 +10,10 @@
   var DRAFTED = [/^\/ofertas\/nueva$/, /^\/pedidos\/partes\/\d+\/(accept|decline|ready)$/];
   if (!outbox || !window.indexedDB || !window.Promise) { return; }
 
+  // After the page has loaded, so keeping the static files never competes with the page.
+  function install() { navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {}); }
   if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+    if (document.readyState === "complete") { install(); } else { window.addEventListener("load", install); }
   }
   if (user) { outbox.setUser(user).catch(function () {}); }
 
