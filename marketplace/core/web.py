@@ -161,6 +161,7 @@ def init_app(app: Flask) -> None:
 
     # An audit event as a sentence with its changes in words (the trail, the staff home page).
     app.add_template_global(audit_text.describe, "describe_event")
+    app.add_template_global(audit_text.kind_label, "audit_kind_label")
 
     @app.context_processor
     def template_globals():

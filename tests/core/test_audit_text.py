@@ -184,6 +184,7 @@ def test_the_audit_page_and_the_staff_home_show_sentences_and_keep_the_raw_recor
     row = page.split("<tbody>")[1].split("</tbody>")[0]
     assert f"Chocolates Andinos S.A.S. hizo el pedido {number}" in row
     assert "Datos técnicos" in row and "order.placed" in row.split("<details")[1]  # raw data kept, folded away
+    assert '<option value="order" selected>' not in page and '<option value="order" >Pedido</option>' in page
     visible = re.sub(r"<details.*?</details>", "", row, flags=re.S)
     assert "order.placed" not in visible and "#" not in re.sub(r"&#\d+;|#[0-9a-f]{3,6}\b", "", visible)
     english = staff.get("/seguimiento/auditoria?accion=order.placed&lang=en").get_data(as_text=True)
