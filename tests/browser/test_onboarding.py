@@ -25,7 +25,7 @@ def _register(p, municipality: str, choose: str | None = None):
     page.get_by_label("Autorizo el tratamiento").check()
     page.get_by_role("button", name="Registrar").click()
     if choose:
-        expect(page.get_by_text("Varios municipios coinciden")).to_be_visible()
+        expect(page.get_by_text("Varios municipios coinciden").last).to_be_visible()  # the field; the first is the summary
         page.get_by_label(choose).check()
         page.get_by_label("Contraseña", exact=True).fill("Cacao del Mira 2026")
         page.get_by_label("Repita la contraseña").fill("Cacao del Mira 2026")
