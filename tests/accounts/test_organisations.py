@@ -183,8 +183,11 @@ def test_only_platform_admins_verify_and_every_step_is_audited(app, factory):
     with app.app_context():
         admin_name = db.session.get(User, admin.user_id).full_name
     history = admin_client.get(f"/admin/organizaciones/{coop_id}").get_data(as_text=True)
-    assert admin_name in history.split('class="audit"')[1]
-    assert admin_name in log.split('class="audit"')[1]
+    assert admin_name in history.split('<table class="audit')[1]
+    trail = log.split('<table class="audit')[1]
+    assert admin_name in trail
+    # ... in a sentence, with the status in words.
+    assert f"{admin_name} suspendió " in trail and "Verificada" in trail and "Suspendida" in trail
 
 
 def test_a_refused_change_leaves_no_audit_event(app, factory):
