@@ -26,16 +26,19 @@
     });
   }
 
+  // Read as attributes: a field named "action" or "method" would hide the form's properties.
+  function target(form) { return new URL(form.getAttribute("action") || location.href, location.href); }
+
   function drafted(form) {
-    var url = new URL(form.action || location.href, location.href);
-    return url.origin === location.origin && (form.method || "").toLowerCase() === "post" &&
+    var url = target(form);
+    return url.origin === location.origin && (form.getAttribute("method") || "").toLowerCase() === "post" &&
       DRAFTED.some(function (pattern) { return pattern.test(url.pathname); }) ? url : null;
   }
 
   function labelFor(form, submitter) {
     var heading = document.querySelector("main h1");
     var title = heading ? heading.textContent.trim().replace(/\s+/g, " ") : "";
-    if (/\/ofertas\/nueva/.test(form.action || location.pathname)) {
+    if (/\/ofertas\/nueva/.test(target(form).pathname)) {
       var parts = [title], quantity = form.elements.quantity, unit = form.elements.unit, price = form.elements.price;
       if (quantity && quantity.value) {
         parts.push(quantity.value + (unit && unit.selectedIndex >= 0 ? " " + unit.options[unit.selectedIndex].text : ""));
@@ -124,12 +127,18 @@
     }).catch(function () {});
   }
 
-  var flushing = null;
+  var flushing = null, sentCount = 0;
+
+  function said(sent) {
+    if (!sent) { return; }
+    sentCount += sent;
+    message = text.sent.replace("{n}", sentCount);
+  }
 
   function flush() {
     if (flushing) { return flushing; }
     flushing = outbox.flush(user).then(function (result) {
-      if (result.sent) { message = text.sent.replace("{n}", result.sent); }
+      said(result.sent);
     }).catch(function () {}).then(function () { flushing = null; return render(); });
     return flushing;
   }
@@ -182,7 +191,12 @@
   document.addEventListener("submit", keep, true);
   document.addEventListener("mercado:send-failed", keepFailed, true);
   window.addEventListener("online", flush);
-  if (outbox.channel) { outbox.channel.addEventListener("message", render); }
+  if (outbox.channel) {
+    outbox.channel.addEventListener("message", function (event) {
+      if (event.data && event.data.sent) { said(event.data.sent); }
+      render();
+    });
+  }
   freshKeys(document);
   if (/[?&]guardado=1/.test(location.search)) { message = text.saved; }
   render().then(function () { if (navigator.onLine) { return flush(); } });

@@ -145,7 +145,11 @@
         chain = chain.then(function (previous) {
           if (previous === "offline" || previous === "login") { return previous; }
           return sendOne(draft, user).then(function (outcome) {
-            if (outcome === "sent") { sent += 1; }
+            if (outcome === "sent") {
+              sent += 1;
+              // Pages other than the sender's (or the service worker's sync) say it was sent.
+              if (channel) { channel.postMessage({ sent: 1 }); }
+            }
             return outcome;
           });
         });

@@ -94,3 +94,31 @@ def test_a_listing_made_offline_is_sent_once_when_the_connection_returns(app, fa
     assert left == 0
     assert _counts(app) == (1, 1)
     assert seller.errors == []
+
+
+def test_a_draft_the_server_refuses_opens_with_its_errors(app, factory, phone):
+    with app.app_context():
+        seed_catalogue()
+        db.session.commit()
+        cacao = db.session.scalar(select(Product.id).where(Product.slug == "cacao-grano-seco"))
+    _coop, manager = factory.cooperative()
+    seller = phone()
+    page = seller.page
+    _log_in(seller, manager.login, manager.password)
+    seller.goto(f"/ofertas/nueva?producto={cacao}")
+    page.evaluate(CONTROLLED)
+
+    seller.context.set_offline(True)
+    page.get_by_label("Cantidad").fill("0")
+    page.get_by_label("Precio por unidad (COP)").fill("150.000")
+    page.get_by_role("button", name="Publicar").click()
+    expect(page.locator("[data-outbox] .outbox-pending")).to_contain_text("pendiente de enviar")
+    seller.context.set_offline(False)
+    refused = page.locator("[data-outbox] .outbox-review")
+    expect(refused).to_contain_text("el servidor pidió una corrección")
+    refused.get_by_role("button", name="Revisar").click()
+    expect(page.get_by_role("alert")).to_contain_text("Disponible hasta: Escriba la fecha.")
+    expect(page.get_by_label("Cantidad")).to_have_value("0")
+    assert _counts(app) == (0, 0)
+    # The browser logs the refused post (422) itself; nothing else went wrong.
+    assert [e for e in seller.errors if "status of 422" not in e] == []
