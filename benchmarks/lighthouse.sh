@@ -20,6 +20,10 @@ LH_DIR="${LIGHTHOUSE_DIR:-$ROOT/benchmarks/.lighthouse}"
 export CHROME_PATH="${CHROME_PATH:-/usr/bin/chromium}"
 BENCH_PORT="${BENCH_PORT:-5190}"
 BASE="http://127.0.0.1:$BENCH_PORT"
+# Lighthouse's performance score moves from run to run with what else the machine is doing
+# (its simulated phone scales the CPU time it observes), so each page is audited RUNS times and
+# the table shows the median, as Lighthouse's own guidance on variability advises.
+RUNS="${LIGHTHOUSE_RUNS:-3}"
 
 ensure_venv app
 compile_translations
@@ -62,12 +66,21 @@ done
 
 "$VENV/bin/python" benchmarks/lighthouse_pages.py "$BASE" "$WORK" > "$WORK/pages.tsv"
 while IFS=$'\t' read -r n name url; do
-    echo "Auditando $name: $url" >&2
-    "$LIGHTHOUSE" "$url" --quiet --output=json --output-path="$REPORTS/$n.json" \
-        --only-categories=performance,accessibility,best-practices,seo \
-        --extra-headers="$WORK/headers-$n.json" \
-        --chrome-flags="--headless=new --no-sandbox --disable-gpu" \
-        || echo "Lighthouse falló en $url" >&2
+    # LIGHTHOUSE_PAGES="1 6": only those pages (numbers in the order above).
+    if [ -n "${LIGHTHOUSE_PAGES:-}" ] && [[ " $LIGHTHOUSE_PAGES " != *" $n "* ]]; then continue; fi
+    for run in $(seq 1 "$RUNS"); do
+        echo "Auditando $name ($run/$RUNS): $url" >&2
+        # On a busy machine Chromium now and then loses the trace of a load (NO_NAVSTART):
+        # such a run is tried once more.
+        for attempt in 1 2; do
+            if "$LIGHTHOUSE" "$url" --quiet --output=json --output-path="$REPORTS/$n-$run.json" \
+                --only-categories=performance,accessibility,best-practices,seo \
+                --extra-headers="$WORK/headers-$n.json" \
+                --chrome-flags="--headless=new --no-sandbox --disable-gpu"; then break; fi
+            echo "Lighthouse falló en $url (intento $attempt)" >&2
+            rm -f "$REPORTS/$n-$run.json"
+        done
+    done
     printf '%s\n' "$name" > "$REPORTS/$n.name"
 done < "$WORK/pages.tsv"
 

@@ -1,15 +1,51 @@
-"""The table benchmarks/lighthouse.sh prints from Lighthouse's JSON reports: one row per page,
-the four category scores out of 100; with --details, every audit below a full score in the
-categories that missed their goal."""
+"""The table benchmarks/lighthouse.sh prints from Lighthouse's JSON reports (<page>-<run>.json):
+one row per page, each category's median score out of 100 over the runs, and the range of the
+performance score; with --details, every audit below a full score in the page's median run."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+from collections import defaultdict
 from pathlib import Path
 
 CATEGORIES = [("performance", "rendimiento", 98), ("accessibility", "accesibilidad", 100),
               ("best-practices", "buenas prácticas", 100), ("seo", "SEO", 95)]
+
+
+def _score(report: dict, key: str) -> int | None:
+    score = report["categories"][key]["score"]
+    return None if score is None else round(score * 100)
+
+
+def _median(values: list[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known)) if known else None
+
+
+def _details(name: str, report: dict) -> None:
+    print(f"\n## {name}  ({report['finalDisplayedUrl']})")
+    for key, _label, _goal in CATEGORIES:
+        for ref in report["categories"][key]["auditRefs"]:
+            audit = report["audits"][ref["id"]]
+            if audit.get("score") is None or audit["score"] >= 1 or audit.get("scoreDisplayMode") in (
+                    "notApplicable", "informative", "manual"):
+                continue
+            if key == "performance" and ref.get("weight", 0) == 0 and audit["score"] >= 0.9:
+                continue
+            line = f"  [{key}] {audit['id']}: {audit['title']} (score {audit['score']}"
+            if audit.get("displayValue"):
+                line += f", {audit['displayValue']}"
+            print(line + ")")
+            items = (audit.get("details") or {}).get("items") or []
+            for item in (items if isinstance(items, list) else [])[:6]:
+                if not isinstance(item, dict):
+                    continue
+                node = item.get("node") or {}
+                text = node.get("snippet") or item.get("url") or item.get("description") or ""
+                extra = node.get("explanation", "").replace("\n", " ")[:200]
+                print(f"      - {str(text)[:160]} {extra}")
 
 
 def main() -> None:
@@ -17,54 +53,36 @@ def main() -> None:
     parser.add_argument("folder")
     parser.add_argument("--details", action="store_true")
     args = parser.parse_args()
-    reports = sorted(Path(args.folder).glob("*.json"), key=lambda p: int(p.stem))
-    rows, misses = [], []
-    for path in reports:
-        report = json.loads(path.read_text())
-        name_file = path.with_suffix(".name")
-        name = name_file.read_text().strip() if name_file.exists() else report["finalDisplayedUrl"]
-        scores = []
-        for key, _label, goal in CATEGORIES:
-            score = report["categories"][key]["score"]
-            value = None if score is None else round(score * 100)
-            scores.append(value)
-            if value is None or value < goal:
-                misses.append((name, key))
-        rows.append((name, scores, report))
+    folder = Path(args.folder)
+    runs: dict[int, list[dict]] = defaultdict(list)
+    for path in folder.glob("*-*.json"):
+        page, _run = path.stem.split("-")
+        runs[int(page)].append(json.loads(path.read_text()))
+    rows = []
+    for page in sorted(runs):
+        name_file = folder / f"{page}.name"
+        reports = runs[page]
+        name = name_file.read_text().strip() if name_file.exists() else reports[0]["finalDisplayedUrl"]
+        medians = [_median([_score(r, key) for r in reports]) for key, _l, _g in CATEGORIES]
+        performance = [s for s in (_score(r, "performance") for r in reports) if s is not None]
+        spread = f"{min(performance)}–{max(performance)}" if performance else "—"
+        # The run whose performance is the median one, for --details.
+        typical = sorted(reports, key=lambda r: _score(r, "performance") or 0)[len(reports) // 2]
+        rows.append((name, medians, spread, len(reports), typical))
     width = max([len(r[0]) for r in rows] + [len("página")])
-    header = f"| {'página':<{width}} | " + " | ".join(label for _k, label, _g in CATEGORIES) + " |"
-    print(header)
-    print("|" + "-" * (width + 2) + "|" + "|".join("-" * (len(label) + 2) for _k, label, _g in CATEGORIES) + "|")
-    for name, scores, _report in rows:
-        cells = " | ".join(f"{'—' if s is None else s:>{len(label)}}" for s, (_k, label, _g) in zip(scores, CATEGORIES, strict=True))
-        print(f"| {name:<{width}} | {cells} |")
-    print("goal: " + ", ".join(f"{label} ≥ {goal}" for _k, label, goal in CATEGORIES))
-    if not args.details:
-        return
-    for name, _scores, report in rows:
-        print(f"\n## {name}  ({report['finalDisplayedUrl']})")
-        for key, _label, _goal in CATEGORIES:
-            for ref in report["categories"][key]["auditRefs"]:
-                audit = report["audits"][ref["id"]]
-                if audit.get("score") is None or audit["score"] >= 1 or audit.get("scoreDisplayMode") in (
-                        "notApplicable", "informative", "manual"):
-                    continue
-                if key == "performance" and ref.get("weight", 0) == 0 and audit["score"] >= 0.9:
-                    continue
-                line = f"  [{key}] {audit['id']}: {audit['title']} (score {audit['score']}"
-                if audit.get("displayValue"):
-                    line += f", {audit['displayValue']}"
-                print(line + ")")
-                items = (audit.get("details") or {}).get("items") or []
-                if not isinstance(items, list):
-                    items = []
-                for item in items[:6]:
-                    if not isinstance(item, dict):
-                        continue
-                    node = item.get("node") or {}
-                    text = node.get("snippet") or item.get("url") or item.get("description") or ""
-                    extra = node.get("explanation", "").replace("\n", " ")[:200]
-                    print(f"      - {str(text)[:160]} {extra}")
+    labels = [label for _k, label, _g in CATEGORIES] + ["rendimiento (rango)"]
+    print(f"| {'página':<{width}} | " + " | ".join(labels) + " |")
+    print("|" + "-" * (width + 2) + "|" + "|".join("-" * (len(label) + 2) for label in labels) + "|")
+    for name, medians, spread, _n, _typical in rows:
+        cells = [f"{'—' if s is None else s:>{len(label)}}" for s, label in zip(medians, labels, strict=False)]
+        cells.append(f"{spread:>{len(labels[-1])}}")
+        print(f"| {name:<{width}} | " + " | ".join(cells) + " |")
+    count = max((r[3] for r in rows), default=0)
+    print(f"median of {count} run(s) per page; goal: "
+          + ", ".join(f"{label} ≥ {goal}" for _k, label, goal in CATEGORIES))
+    if args.details:
+        for name, _medians, _spread, _n, typical in rows:
+            _details(name, typical)
 
 
 if __name__ == "__main__":
