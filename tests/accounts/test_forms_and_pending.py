@@ -350,3 +350,10 @@ def test_a_refusal_tells_a_pending_organisation_where_its_next_step_is(app, fact
     other = app.test_client()
     login(other, verified_manager)
     assert 'href="/inicio#verificacion"' not in other.get("/admin/organizaciones").get_data(as_text=True)
+
+
+def test_number_fields_of_the_demand_form_start_empty(login_as):
+    client, _person = login_as("buyer_admin")
+    html = client.get("/solicitudes/nueva").get_data(as_text=True)
+    inputs = re.findall(r'<input[^>]*inputmode="(?:decimal|numeric)"[^>]*>', html)
+    assert inputs and not [tag for tag in inputs if re.search(r'value="0(?:[.,]0+)?"', tag)]
