@@ -254,3 +254,8 @@ def test_working_tables_label_every_cell(app, market, sales, factory):
     login(staff, factory.admin())
     assert _stacked_cells_all_labelled(staff.get("/admin/pedidos").get_data(as_text=True)) >= 5
     assert _stacked_cells_all_labelled(staff.get("/admin/organizaciones?estado=").get_data(as_text=True)) >= 6
+    for path in ("/admin/logistica", "/admin/logistica/lugares", "/admin/catalogo", "/admin/mensajes",
+                 "/seguimiento/indicadores", "/admin/auditoria"):
+        response = staff.get(path, follow_redirects=True)
+        assert response.status_code == 200, path
+        assert _stacked_cells_all_labelled(response.get_data(as_text=True)) >= 1, path
