@@ -323,8 +323,9 @@ def _summary(conversation: Conversation, user: User, today: date) -> tuple[hooks
     lines = [
         _("Revise su oferta:"),
         f"{_name(product, lang)} – {_name(grade, lang)}",
-        _("%(quantity)s %(unit)s (%(kg)s)", quantity=formatting.number(quantity),
-          unit=unit_word(unit, lang, quantity), kg=formatting.kg(quantity_kg)),
+        formatting.kg(quantity_kg) if unit == "kg" else _(
+            "%(quantity)s %(unit)s (%(kg)s)", quantity=formatting.number(quantity),
+            unit=unit_word(unit, lang, quantity), kg=formatting.kg(quantity_kg)),
         _("%(price)s por %(unit)s = %(per_kg)s/kg", price=formatting.cop(Decimal(state["price"])),
           unit=unit_word(unit, lang), per_kg=formatting.cop(price_kg)),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from marketplace.catalog.services import CERTIFICATIONS, SORTS
-from marketplace.catalog.units import UNITS
+from marketplace.catalog.units import UNITS, trade_units
 from marketplace.core.schemas import DecimalString, PageArgsSchema, PageMetaSchema, decimal_out
 
 
@@ -24,6 +24,9 @@ class ProductSchema(Schema):
     name_en = fields.String(required=True)
     category = fields.String(required=True)
     usual_units = fields.List(fields.String(), required=True)
+    units = fields.Function(lambda product: trade_units(product.usual_units), required=True,
+                            metadata={"description": "Unidades en que se publica y se pide: las usuales primero, "
+                                                     "luego kg, arroba, carga y tonelada."})
     grades = fields.List(fields.Nested(GradeSchema), required=True)
 
 

@@ -281,3 +281,9 @@ def test_departments_and_subregions_follow_spanish_collation(app):
     key = collation_key("es")
     assert names == sorted(names, key=key) and subregions == sorted(subregions, key=key)
     assert names.index("Cesar") < names.index("Chocó") < names.index("Córdoba") < names.index("Cundinamarca")
+
+
+def test_the_api_lists_the_units_a_product_is_listed_and_ordered_in(client, catalogue):
+    products = {p["slug"]: p for p in client.get("/api/v1/products").get_json()}
+    assert products["cacao-grano-seco"]["units"] == ["kg", "arroba", "carga", "bulto", "tonelada"]
+    assert products["platano-harton"]["units"][:2] == ["kg", "racimo"] and "carga" in products["platano-harton"]["units"]
