@@ -29,6 +29,7 @@ FARM_GATE = {
 }
 PHOTO_COLOURS = {"cacao-grano-seco": (110, 62, 35), "cafe-pergamino-seco": (196, 170, 120), "platano-harton": (120, 160, 60),
                  "aguacate-hass": (50, 70, 40), "caucho": (60, 55, 50), "miel-abejas": (215, 150, 30)}
+CUSTOMARY_UNIT = {"cafe-pergamino-seco": "carga"}
 
 
 def _demo_photo(slug: str, rng: random.Random) -> bytes:
@@ -89,7 +90,9 @@ def seed_listings(rng: random.Random) -> int:
                                                     float(municipality.longitude))
             base = reference.latest.mean * Decimal("0.8") if reference else Decimal(FARM_GATE.get(slug, 3000))
             price_kg = (base * Decimal(str(round(rng.uniform(0.85, 1.1), 3)))).quantize(Decimal("1"))
-            unit = product.usual_units[1] if len(product.usual_units) > 1 and rng.random() < 0.6 else "kg"
+            # The customary trade unit (coffee goes by the carga of 125 kg), else kg.
+            customary = CUSTOMARY_UNIT.get(slug, product.usual_units[1] if len(product.usual_units) > 1 else "kg")
+            unit = customary if rng.random() < 0.6 else "kg"
             unit_kg = {"bulto": Decimal("50"), "canastilla": Decimal("25"), "racimo": Decimal("22"),
                        "caja": Decimal("15"), "bolsa": Decimal("20")}.get(unit)
             weight = services.units.unit_weight(unit, unit_kg)
