@@ -29,7 +29,7 @@ from marketplace.catalog.models import Listing, ListingStatus
 from marketplace.core import audit
 from marketplace.core.errors import Conflict, DomainError
 from marketplace.core.models import bogota_date, utcnow
-from marketplace.core.text import clean_text
+from marketplace.core.text import clean_text, collation_key
 from marketplace.core.types import grams
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
@@ -333,7 +333,9 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     for part in parts.values():
         _logistics(part, site, quoter)
         part.fee = _pct(part.goods, percent)
-    return Quote(site=site, parts=sorted(parts.values(), key=lambda p: p.cooperative.name), fee_percent=percent)
+    by_name = collation_key("es")  # cooperatives in Spanish alphabetical order, in either language
+    return Quote(site=site, parts=sorted(parts.values(), key=lambda p: by_name(p.cooperative.name)),
+                 fee_percent=percent)
 
 
 
