@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from marketplace.accounts.api import secured
 from marketplace.accounts.models import Organisation, User
+from marketplace.core import audit_text
 from marketplace.extensions import csrf, db
 from marketplace.insights import services
 from marketplace.insights.schemas import (
@@ -150,7 +151,8 @@ def audit_events(args):
     items = [{"id": e.id, "occurred_at": e.occurred_at, "actor_id": e.actor_id, "actor_name": people.get(e.actor_id),
               "organisation_id": e.organisation_id, "organisation_name": organisations.get(e.organisation_id),
               "action": e.action, "object_type": e.object_type, "object_id": e.object_id, "before": e.before,
-              "after": e.after, "note": e.note} for e in events]
+              "after": e.after, "note": e.note,
+              "summary": audit_text.describe(e, people, organisations).sentence} for e in events]
     return {"page": page, "page_size": size, "total": total, "pages": -(-total // size), "items": items}
 
 

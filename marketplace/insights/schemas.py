@@ -168,6 +168,8 @@ class AuditEventSchema(Schema):
     before = fields.Dict(required=True, allow_none=True)
     after = fields.Dict(required=True, allow_none=True)
     note = fields.String(required=True, allow_none=True)
+    summary = fields.String(required=True, metadata={
+        "description": "El cambio en una frase, en el idioma de quien consulta, con nombres en vez de números."})
 
 
 class AuditPageSchema(PageMetaSchema):

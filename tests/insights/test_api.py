@@ -195,6 +195,9 @@ def test_staff_read_the_audit_trail_newest_first(app, scene):
                     for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == "order.placed"))}
     assert {(e["actor_id"], e["actor_name"], e["organisation_name"]) for e in placed["items"]} == expected
     assert "Cacao de Origen S.A.S." in {name for _id, _n, name in expected}
+    # Each event also in a sentence, with the order's number rather than its id.
+    assert {e["summary"] for e in placed["items"]} == {f"{org} hizo el pedido OC-{int(e['object_id']):06d}"
+                                                     for e in placed["items"] for org in [e["organisation_name"]]}
     today = TODAY.isoformat()
     assert _get(client, f"audit-events?start={today}&end={today}&action=order_part.accept",
                 scene.staff).get_json()["total"] == 5
