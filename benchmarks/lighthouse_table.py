@@ -48,12 +48,34 @@ def _details(name: str, report: dict) -> None:
                 print(f"      - {str(text)[:160]} {extra}")
 
 
+def cpu_slowdown(benchmark_index: float) -> float:
+    """The CPU slowdown that makes this machine Lighthouse's reference phone, from its
+    benchmark index: the formula of Lighthouse's CPU throttling calculator (1,533 -> 4x,
+    1,300 -> 3x, 800 -> 2x, 150 -> 1x; never below 1x)."""
+    if benchmark_index >= 1300:
+        factor = 3 + (benchmark_index - 1300) / 233
+    elif benchmark_index >= 800:
+        factor = 2 + (benchmark_index - 800) / 500
+    else:
+        factor = 1 + (benchmark_index - 150) / 650
+    return round(max(1.0, factor), 1)
+
+
+def calibrate(folder: Path) -> None:
+    indices = [json.loads(p.read_text())["environment"]["benchmarkIndex"] for p in folder.glob("calibration-*.json")]
+    print(cpu_slowdown(statistics.median(indices)) if indices else 4)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder")
     parser.add_argument("--details", action="store_true")
+    parser.add_argument("--calibrate", action="store_true", help="print the CPU slowdown for calibration-*.json")
     args = parser.parse_args()
     folder = Path(args.folder)
+    if args.calibrate:
+        calibrate(folder)
+        return
     runs: dict[int, list[dict]] = defaultdict(list)
     for path in folder.glob("*-*.json"):
         page, _run = path.stem.split("-")
@@ -78,8 +100,12 @@ def main() -> None:
         cells.append(f"{spread:>{len(labels[-1])}}")
         print(f"| {name:<{width}} | " + " | ".join(cells) + " |")
     count = max((r[3] for r in rows), default=0)
-    print(f"median of {count} run(s) per page; goal: "
-          + ", ".join(f"{label} ≥ {goal}" for _k, label, goal in CATEGORIES))
+    indices = [r["environment"]["benchmarkIndex"] for reports in runs.values() for r in reports]
+    slowdown_file = folder / "cpu-slowdown"
+    slowdown = slowdown_file.read_text().strip() if slowdown_file.exists() else "4"
+    print(f"median of {count} run(s) per page; CPU slowdown {slowdown}x; benchmark index "
+          f"{round(min(indices)) if indices else '—'}–{round(max(indices)) if indices else '—'}")
+    print("goal: " + ", ".join(f"{label} ≥ {goal}" for _k, label, goal in CATEGORIES))
     if args.details:
         for name, _medians, _spread, _n, typical in rows:
             _details(name, typical)
