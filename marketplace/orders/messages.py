@@ -33,6 +33,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from marketplace.accounts.models import Membership, Role, User
+from marketplace.catalog.display import product_name
 from marketplace.core.formatting import cop, kg
 from marketplace.extensions import db
 from marketplace.messaging.hooks import NoticeKind, Rendered, register_notice
@@ -124,7 +125,7 @@ def _items(lines: list[OrderLine], received: bool = False) -> str:
     """"100 kg Cacao en grano seco, 30 kg Café pergamino seco" (with what arrived)."""
     texts = []
     for line in lines:
-        text = f"{kg(line.quantity_kg)} {line.product.name}"
+        text = f"{kg(line.quantity_kg)} {product_name(line.product)}"
         if received and line.received_kg is not None:
             text += " (" + _("recibido %(kg)s", kg=kg(line.received_kg)) + ")"
         texts.append(text)
@@ -268,10 +269,10 @@ def _dispute_details(part: OrderPart, notice: Notice) -> list[str]:
         if dispute is None or (wanted and line.id not in wanted):
             continue
         if dispute.kind == DisputeKind.QUALITY:
-            details.append(_("%(product)s rechazado por calidad (%(reason)s)", product=line.product.name,
+            details.append(_("%(product)s rechazado por calidad (%(reason)s)", product=product_name(line.product),
                              reason=line.rejection_reason or "-"))
         else:
-            details.append(_("%(product)s: llegaron %(received)s de %(ordered)s", product=line.product.name,
+            details.append(_("%(product)s: llegaron %(received)s de %(ordered)s", product=product_name(line.product),
                              received=kg(line.received_kg), ordered=kg(line.quantity_kg)))
     return details
 

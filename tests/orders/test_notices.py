@@ -44,10 +44,12 @@ ALL_KINDS = ("new_order", "offer_chosen", "reminder_12h", "reminder_2h", "cancel
              "accept", "decline", "expire", "ready", "deliver")
 
 
-def _product(listing_id: int) -> str:
+def _product(listing_id: int, locale: str = "es") -> str:
+    """The product's name as a message in ``locale`` writes it."""
     from marketplace.catalog.models import Listing
 
-    return db.session.get(Listing, listing_id).product.name
+    product = db.session.get(Listing, listing_id).product
+    return product.name_en if locale == "en" else product.name
 
 
 def _one_segment(text: str) -> bool:
@@ -110,7 +112,7 @@ def test_the_new_order_names_products_kilos_buyer_and_answer_by_time(app, market
         set_locale(market.manager_a.user_id, locale)
         part = part_of(order_id, market.coop_a)
         number = part.order.number
-        cacao, cafe = _product(market.listing_a), _product(market.listing_c)
+        cacao, cafe = _product(market.listing_a, locale), _product(market.listing_c, locale)
         seen = render(app, notices("new_order")[0], market.manager_a.user_id)
         with app.test_request_context(base_url=app.config["PUBLIC_URL"]):
             link = url_for("orders.sale_page", part_id=part.id, _external=True)

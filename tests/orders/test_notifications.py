@@ -89,7 +89,7 @@ def test_a_new_order_reaches_each_cooperative_on_its_own_channel(app, market, pe
         sms = sent[people.user_id]
         assert sms.channel == Channel.SMS and sms.locale == "en"
         assert sms.body.startswith(gsm.fit_gsm7(
-            f"New order {order_id} from {BUYER}: 100 kg Cacao en grano seco. Deadline: "))
+            f"New order {order_id} from {BUYER}: 100 kg Dry cacao beans. Deadline: "))  # in English
         assert f"Reply SI {order_id} or NO {order_id}" in sms.body and gsm.is_gsm7(sms.body)
 
         email = sent[market.manager_b.user_id]
