@@ -73,7 +73,7 @@ def rows_of(result: optimizer.Result, dkey: str, sources: dict[str, Source]) -> 
             "cooperative_id": coop.id, "cooperative": coop.name, "municipality_code": item.municipality_code,
             "municipality": item.municipality.label, "pdet_subregion": item.pdet_subregion,
             "women_led": coop.women_led, "youth_led": coop.youth_led,
-            "certifications": list(item.certifications or ()), "grade": item.grade.name,
+            "certifications": list(item.certifications or ()), "grade": item.grade.name, "grade_en": item.grade.name_en,
             "kg": str(a.kg), "price_per_kg": str(price), **pricing.terms(item, src.offer),
         })
     return rows
