@@ -98,6 +98,13 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", _spec_app(), config
 
 
 @pytest.fixture
+def app(make_app):
+    # Schemathesis calls the WSGI app directly and reads the body as sent, without undoing a
+    # Content-Encoding as an HTTP client would; compression has its own tests (test_compression).
+    return make_app(COMPRESS_ENABLED=False)
+
+
+@pytest.fixture
 def api_token(app, factory) -> str:
     return _new_token(app, factory)
 
