@@ -256,6 +256,26 @@ def test_expired_listings_show_what_applies_instead_of_pause_and_withdraw(app, f
     assert "Pausar" in live and "Retirar" in live and "Vencida" not in live
 
 
+def test_a_withdrawn_listing_offers_reopening_only_while_its_dates_allow_it(app, factory, catalogue):
+    _coop, manager = factory.cooperative()
+    client = app.test_client()
+    login(client, manager)
+    assert _post(client, catalogue).status_code == 302
+    assert _post(client, catalogue).status_code == 302
+    with app.app_context():
+        past_id, current_id = db.session.scalars(select(Listing.id).order_by(Listing.id)).all()
+        db.session.execute(update(Listing).values(status=ListingStatus.WITHDRAWN))
+        db.session.execute(update(Listing).where(Listing.id == past_id).values(
+            available_from=TODAY - timedelta(days=20), available_until=TODAY - timedelta(days=1)))
+        db.session.commit()
+    html = client.get("/ofertas").get_data(as_text=True)
+    cards = dict(re.findall(r'<li class="card" id="oferta-(\d+)">(.*?)</li>', html, re.S))
+    # The service refuses to reopen a listing whose dates have passed, and a withdrawn one cannot be
+    # edited: the button would be a dead end.
+    assert "Volver a abrir" not in cards[str(past_id)] and "Retirada" in cards[str(past_id)]
+    assert "Volver a abrir" in cards[str(current_id)]
+
+
 def test_refused_forms_sent_again_and_again_keep_only_the_newest_photos(app, factory, catalogue):
     _coop, manager = factory.cooperative()
     client = app.test_client()
