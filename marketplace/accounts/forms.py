@@ -282,7 +282,7 @@ class DocumentForm(BaseForm):
 
 
 class DocumentReviewForm(BaseForm):
-    status = SelectField(_l("Decisión"), choices=[("accepted", _l("Aceptar")), ("rejected", _l("Rechazar"))],
+    status = SelectField(_l("Decisión"), choices=[("accepted", _l("Aceptar el documento")), ("rejected", _l("Rechazar el documento"))],
                          validators=[required()])
     note = TextAreaField(_l("Nota (obligatoria al rechazar; la organización la verá)"),
                          validators=[Optional(), max_length(1000)])
