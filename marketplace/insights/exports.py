@@ -36,10 +36,11 @@ datetime           RFC 3339 with its offset       date cell, ``yyyy-mm-dd hh:mm`
 anything else      ``str(value)``, then as text   as text
 =================  =============================  ======================================
 
-CSV is UTF-8 with a byte-order mark, which is what makes Excel read accents right; it uses
-commas and a "." decimal point, so an Excel set to Spanish (Colombia), which expects ";" and
-",", opens it in one column: the XLSX export is the one to offer to spreadsheet users. Every
-text field is quoted, so a file split on ";" never starts a cell inside someone's text.
+CSV is written by ``marketplace.core.csvout`` in one of two dialects: plain (comma, "."
+decimal point, no byte-order mark) for programs, and Spanish Excel (";", decimal comma, UTF-8
+with a byte-order mark) that an Excel set to Spanish (Colombia) opens in columns. Every text
+field is quoted in both, so a file split on ",", ";" or tab never starts a cell inside
+someone's text.
 
 Datetimes are instants: one without a zone is UTC (as stored), and both formats write them
 in ``zone`` (UTC unless the caller passes another, e.g. Bogotá's for staff downloads).
@@ -52,34 +53,31 @@ read. The CSV has no such limit.
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
 
+from marketplace.core import csvout
+from marketplace.core.csvout import BOM, FORMULA_TRIGGERS, in_zone, is_dangerous_text, neutralise  # noqa: F401
+
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MIMETYPE = "text/csv; charset=utf-8"
-BOM = "\ufeff"
+CSV_MIMETYPE = csvout.MIMETYPE
 # Excel's rows per sheet, header included. Read when a file is written, so tests can lower it.
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
 EXCEL_MAX_CELL_CHARS = 32_767
 # Integers beyond 15 digits lose precision as Excel numbers: such values (ids) go out as text.
 EXCEL_MAX_EXACT_INT = 10**15
-CSV_FLUSH_EVERY = 500
+CSV_FLUSH_EVERY = csvout.FLUSH_EVERY
 FILE_CHUNK = 64 * 1024
-
-# First characters that make a spreadsheet read a cell as a formula (OWASP), and the
-# full-width forms some spreadsheets normalise to them.
-FORMULA_TRIGGERS = frozenset("=+-@\t\r＝＋－＠")
 
 _NOTES = {
     "es": "Exportación recortada: Excel admite como máximo {limit} filas por hoja; "
@@ -95,58 +93,16 @@ def _grouped(number: int, lang: str) -> str:
     return text.replace(",", ".") if lang == "es" else text
 
 
-def is_dangerous_text(value: str) -> bool:
-    """True when a spreadsheet could read ``value`` as a formula."""
-    return bool(value) and value[0] in FORMULA_TRIGGERS
-
-
-def neutralise(value: str) -> str:
-    """``value`` with a leading single quote when it could be read as a formula (for CSV)."""
-    return "'" + value if is_dangerous_text(value) else value
-
-
-def _number_text(value: int | float | Decimal) -> str:
-    if isinstance(value, Decimal):
-        return format(value, "f") if value.is_finite() else ""
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ""
-    return str(value)
-
-
-def in_zone(value: datetime, zone: tzinfo | None = None) -> datetime:
-    """The instant ``value`` (UTC when it has no zone) as the clock reads it in ``zone``."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    return value.astimezone(zone or UTC)
-
-
 def csv_cell(value: Any, zone: tzinfo | None = None) -> str:
-    """One value as CSV text, following the table in the module docstring."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return _number_text(value)
-    if isinstance(value, datetime):
-        return in_zone(value, zone).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return neutralise(str(value))
-
-
-def _is_text(value: Any) -> bool:
-    return value is not None and not isinstance(value, bool | int | float | Decimal | date)
+    """One value as CSV text (plain dialect), following the table in the module docstring."""
+    return csvout.cell(value, csvout.PLAIN, zone)
 
 
 def csv_line(values: Sequence[Any], zone: tzinfo | None = None) -> str:
-    """One CSV record. Every text field is quoted, numbers, dates and booleans are not: a
+    """One plain CSV record. Every text field is quoted, numbers, dates and booleans are not: a
     spreadsheet that splits on ";" (Excel in Spanish) keeps ``"Finca; =1+1"`` one cell of text
     instead of seeing a second cell starting with "="."""
-    cells = []
-    for value in values:
-        text = csv_cell(value, zone)
-        cells.append('"' + text.replace('"', '""') + '"' if _is_text(value) else text)
-    return ",".join(cells) + "\r\n"
+    return csvout.line(values, csvout.PLAIN, zone)
 
 
 def csv_stream(
@@ -156,28 +112,17 @@ def csv_stream(
     flush_every: int = CSV_FLUSH_EVERY,
     bom: bool = True,
     zone: tzinfo | None = None,
+    dialect: csvout.Dialect | None = None,
 ) -> Iterator[str]:
-    """Yield the CSV text of ``header`` and ``rows`` in chunks, reading ``rows`` lazily.
+    """Yield the CSV text of ``header`` and ``rows`` in chunks (see ``core.csvout.stream``).
 
-    The first chunk is the byte-order mark and the header (so a download starts at once);
-    each later chunk holds ``flush_every`` rows, the last one what remains. Lines end in
-    CRLF (RFC 4180); text fields, header cells included, are quoted and neutralised. Datetimes are written in
-    ``zone`` (UTC by default) with their offset.
+    With ``dialect`` given, that dialect decides separator, decimal mark and byte-order mark;
+    without it, a comma-separated file with a "." decimal point, and a byte-order mark unless
+    ``bom`` is false.
     """
-    flush_every = max(1, flush_every)
-    buffer = io.StringIO()
-    yield (BOM if bom else "") + csv_line([str(name) for name in header])
-    pending = 0
-    for row in rows:
-        buffer.write(csv_line(row, zone))
-        pending += 1
-        if pending >= flush_every:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    if pending:
-        yield buffer.getvalue()
+    if dialect is None:
+        dialect = csvout.Dialect("plain-bom" if bom else "plain", ",", ".", bom)
+    return csvout.stream(header, rows, dialect, flush_every=flush_every, zone=zone)
 
 
 def sheet_title(name: str | None, lang: str = "es") -> str:

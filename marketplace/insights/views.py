@@ -24,7 +24,7 @@ from marketplace.accounts.models import Organisation, Role, User
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.display import product_name
 from marketplace.catalog.models import Grade, Product
-from marketplace.core import geography
+from marketplace.core import csvout, geography
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.formatting import cop, kg, number, percent
@@ -88,8 +88,12 @@ def _export(name: str, header: list[str], rows) -> Response:
                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.xlsx"'
         return response
-    response = Response(exports.csv_stream(header, rows, zone=BOGOTA), mimetype="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    # "csv": plain, for programs; "csv-excel": ";" and decimal comma with a byte-order mark,
+    # which an Excel set to Spanish (Colombia) opens in columns.
+    dialect = csvout.dialect_for(kind) or csvout.PLAIN
+    suffix = "-excel" if dialect is csvout.EXCEL_ES else ""
+    response = Response(exports.csv_stream(header, rows, zone=BOGOTA, dialect=dialect), mimetype=csvout.MIMETYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}{suffix}.csv"'
     return response
 
 
@@ -126,11 +130,14 @@ def _position(stmt, key) -> int:
     raise ValueError(key)
 
 
+EXPORT_KINDS = (None, "", "csv", "csv-excel", "xlsx")
+
+
 def _wants_export() -> bool:
     kind = request.args.get("formato")
-    if kind not in (None, "", "csv", "xlsx"):
+    if kind not in EXPORT_KINDS:
         abort(400)
-    return kind in ("csv", "xlsx")
+    return bool(kind)
 
 
 # ---------------------------------------------------------------- indicators
@@ -339,7 +346,7 @@ def sales_export():
               _("Código DIVIPOLA"), _("Municipio"), _("Departamento"), _("Subregión PDET"), _("Cooperativa n.º"),
               _("Cooperativa"), _("Comprador n.º"), _("Comprador"), _("Liderada por mujeres"),
               _("Liderada por jóvenes"), _("COP/kg"), _("Kg"), _("COP"), _("Logística COP")]
-    if request.args.get("formato") not in (None, "", "csv", "xlsx"):
+    if request.args.get("formato") not in EXPORT_KINDS:
         abort(400)
     yes, no = _("Sí"), _("No")
     rows = ((*r[:14], yes if r[14] else no, yes if r[15] else no, *r[16:])
