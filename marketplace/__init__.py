@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from marketplace.config import load_config
+from marketplace.config import check_production, load_config
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -19,6 +19,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_config())
     if overrides:
         app.config.update(overrides)
+    check_production(app.config)
 
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]

@@ -109,6 +109,24 @@ def _messaging() -> dict:
     }
 
 
+def check_production(config) -> None:
+    """Refuse to start a production app whose rate-limit counters would live in each worker's
+    memory: with N workers every limit (logins, password re-confirmations, recovery codes)
+    would allow N times its attempts. Development and tests keep the memory store."""
+    if str(config.get("APP_ENV", "")).lower() != "production" or config.get("TESTING"):
+        return
+    if not config.get("RATELIMIT_ENABLED", True):
+        return
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://").strip()
+    if storage.startswith("memory://"):
+        raise RuntimeError(
+            "APP_ENV=production needs a rate-limit store shared by every worker process: set "
+            "REDIS_URL (or RATELIMIT_STORAGE_URI=redis://...). Without one, each worker counts "
+            "login and password attempts on its own, so N workers allow N times every limit "
+            "(use APP_ENV=development for a local run)."
+        )
+
+
 def load_config() -> dict:
     env = os.environ.get("APP_ENV", "production").strip().lower()
     production = env == "production"
@@ -161,7 +179,9 @@ def load_config() -> dict:
         "LANGUAGES": ["es", "en"],
         # Rate limits
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Shared by every worker process (Redis) in production: counters in each process's
+        # memory would let each worker allow the whole limit (check_production refuses that).
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_KEY_PREFIX": "marketplace",
         "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;20 per hour"),

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -49,6 +50,7 @@ from marketplace.accounts.views import _addr, _buyer_data, _cooperative_data, _f
 from marketplace.core.access import admin_required, member_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.models import AuditEvent
+from marketplace.core.web import link_args
 from marketplace.extensions import db
 
 org_bp = Blueprint("org", __name__, url_prefix="/organizacion")
@@ -187,10 +189,12 @@ def member_password(membership_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        recovery.reset_member_password(current_user, membership, remote_addr=_addr())
+        tokens = recovery.reset_member_password(current_user, membership, remote_addr=_addr())
         db.session.commit()
         flash(_("Enviamos una contraseña temporal a %(name)s por su canal de avisos. Sus sesiones se cerraron y "
                 "deberá cambiarla al entrar.", name=membership.user.full_name), "success")
+        if tokens:
+            flash(ngettext("Se revocó su clave de API.", "Se revocaron sus %(num)s claves de API.", tokens), "info")
     except DomainError as error:
         db.session.rollback()
         if error.status_code == 403:
@@ -423,4 +427,4 @@ def staff_users():
 @staff_required
 def audit_log():
     """The audit trail moved to the staff insights; old links keep working."""
-    return redirect(url_for("insights.audit", **request.args), code=301)
+    return redirect(url_for("insights.audit", **link_args()), code=301)

@@ -84,20 +84,22 @@ def request_recovery(identifier: str, *, remote_addr: str | None = None,
 
 
 def _set_password(user: User, new_password: str, how: str, *, actor: User | None = None,
-                  remote_addr: str | None = None, temporary: bool = False, now: datetime | None = None) -> None:
+                  remote_addr: str | None = None, temporary: bool = False, now: datetime | None = None) -> int:
+    """Set the password, end every session and revoke every API token; returns how many tokens."""
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = now or utcnow()
     user.must_change_password = temporary
     ended = services.revoke_all_sessions(user)
-    services.revoke_all_tokens(user)
+    tokens = services.revoke_all_tokens(user)
     db.session.flush()
     audit.record("user.password_reset" if temporary else "user.password_recovered", "user", user.id,
                  actor=actor or user, organisation_id=user.organisation.id if user.organisation else None,
                  after={"by": how, "sessions_ended": ended, "tokens_revoked": True}, remote_addr=remote_addr)
+    return tokens
 
 
 def reset_with_code(identifier: str, typed: str, new_password: str, *, remote_addr: str | None = None,
-                    now: datetime | None = None) -> None:
+                    now: datetime | None = None) -> int:
     """Set a new password with the code sent to a verified number."""
     now = now or utcnow()
     kind, value = parse_identifier(identifier)
@@ -116,7 +118,7 @@ def reset_with_code(identifier: str, typed: str, new_password: str, *, remote_ad
             verification.hash_secret(verification.RESET_PASSWORD, value, typed)
         raise verification.CodeRejected(BAD_CODE, "code")
     services.check_new_password(new_password, user.phone, user.email, field="new_password")
-    _set_password(user, new_password, f"code:{code.channel}", remote_addr=remote_addr, now=now)
+    return _set_password(user, new_password, f"code:{code.channel}", remote_addr=remote_addr, now=now)
 
 
 def link_is_live(token: str, now: datetime | None = None) -> bool:
@@ -129,7 +131,7 @@ def link_is_live(token: str, now: datetime | None = None) -> bool:
 
 
 def reset_with_link(token: str, new_password: str, *, remote_addr: str | None = None,
-                    now: datetime | None = None) -> None:
+                    now: datetime | None = None) -> int:
     """Set a new password with the link sent to a verified e-mail."""
     now = now or utcnow()
     parts = verification.split_token(token)
@@ -141,7 +143,7 @@ def reset_with_link(token: str, new_password: str, *, remote_addr: str | None = 
     if (not user.active or user.email != code.address
             or not verification.try_code(code, verification.RESET_PASSWORD, code.address, parts[1], now)):
         raise verification.CodeRejected(BAD_LINK)
-    _set_password(user, new_password, "link:email", remote_addr=remote_addr, now=now)
+    return _set_password(user, new_password, "link:email", remote_addr=remote_addr, now=now)
 
 
 # --------------------------------------------------------------- a manager's reset
@@ -154,7 +156,7 @@ def temporary_password() -> str:
 
 
 def reset_member_password(actor: User, membership: Membership, *, remote_addr: str | None = None,
-                          now: datetime | None = None) -> None:
+                          now: datetime | None = None) -> int:
     """A manager gives a member of their own organisation a temporary password, sent through
     the member's channel; the member's sessions and tokens end and they must change it."""
     target = membership.user
@@ -169,7 +171,9 @@ def reset_member_password(actor: User, membership: Membership, *, remote_addr: s
         raise DomainError(_l("Esta persona no tiene un celular verificado ni correo: no podemos enviarle "
                              "una contraseña temporal."))
     password = temporary_password()
-    _set_password(target, password, "manager", actor=actor, remote_addr=remote_addr, temporary=True, now=now)
+    tokens = _set_password(target, password, "manager", actor=actor, remote_addr=remote_addr, temporary=True,
+                           now=now)
     hooks.notify("temporary_password", subject_id=target.id, user_id=target.id,
                  organisation_id=membership.organisation_id,
                  payload={"password": password, "by": actor.full_name})
+    return tokens

@@ -483,6 +483,11 @@ def set_organisation_status(actor: User, org: Organisation, status: OrgStatus, r
     org.status_reason = reason
     org.status_changed_at = utcnow()
     org.status_changed_by_id = actor.id
+    if status == OrgStatus.SUSPENDED:
+        # A suspended organisation's people are signed out and its API tokens stop working.
+        for membership in members_of(org):
+            revoke_all_sessions(membership.user)
+            revoke_all_tokens(membership.user)
     db.session.flush()
     audit.record(f"organisation.{status.value}", "organisation", org.id, actor=actor,
                  organisation_id=org.id, before=before,
@@ -783,8 +788,10 @@ def confirm_password(user: User, password: str, field="current_password") -> Non
         user.current_login_session.reauthenticated_at = utcnow()
 
 
-def change_password(user: User, current: str, new: str, *, user_agent=None, remote_addr=None) -> LoginSession:
-    """Set a new password and end every open session; returns a fresh one for this browser."""
+def change_password(user: User, current: str, new: str, *, user_agent=None, remote_addr=None) -> int:
+    """Set a new password, end every open session and revoke every API token (a token made
+    under the old password is no safer than it); this browser gets a fresh session
+    (``user.current_login_session``). Returns how many tokens were revoked."""
     confirm_password(user, current)
     if current == new:
         raise DomainError(_l("La nueva contraseña debe ser distinta de la actual."), "new_password")
@@ -793,10 +800,13 @@ def change_password(user: User, current: str, new: str, *, user_agent=None, remo
     user.password_changed_at = utcnow()
     user.must_change_password = False
     revoke_all_sessions(user)
+    tokens = revoke_all_tokens(user)
     db.session.flush()
     audit.record("user.password_changed", "user", user.id, actor=user,
-                 organisation_id=user.organisation.id if user.organisation else None, remote_addr=remote_addr)
-    return start_session(user, user_agent=user_agent, remote_addr=remote_addr, remember=False)
+                 organisation_id=user.organisation.id if user.organisation else None,
+                 after={"tokens_revoked": True} if tokens else None, remote_addr=remote_addr)
+    start_session(user, user_agent=user_agent, remote_addr=remote_addr, remember=False)
+    return tokens
 
 
 def change_login(user: User, password: str, phone: str | None, email: str | None, remote_addr=None) -> None:
@@ -871,11 +881,13 @@ def revoke_api_token(user: User, token_id: int, remote_addr=None) -> None:
                      before={"name": token.name, "prefix": token.prefix}, remote_addr=remote_addr)
 
 
-def revoke_all_tokens(user: User) -> None:
-    db.session.execute(
+def revoke_all_tokens(user: User) -> int:
+    """Revoke every live API token of the user; returns how many."""
+    result = db.session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow()),
         execution_options={"synchronize_session": "fetch"},
     )
+    return result.rowcount or 0
 
 
 def api_tokens(user: User) -> list[ApiToken]:

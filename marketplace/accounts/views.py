@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import recovery, services, verification
@@ -72,6 +73,13 @@ def _session_housekeeping():
     return None
 
 
+def _flash_tokens_revoked(count: int) -> None:
+    if count:
+        flash(ngettext("Se revocó su clave de API: cree otra si un programa la usaba.",
+                       "Se revocaron sus %(num)s claves de API: cree otras si algún programa las usaba.",
+                       count), "info")
+
+
 def _fail(form, error: DomainError) -> None:
     db.session.rollback()
     form.attach_error(error)
@@ -92,9 +100,41 @@ def _login_account_key() -> str:
     return "login:" + services.login_key(request.form.get("identifier", ""))
 
 
+def _reconfirm_key(kind: str) -> str:
+    """The login budget key of the signed-in user's phone (or e-mail): a password typed again
+    to confirm a change counts against the same per-account budget as a login typed with that
+    phone or e-mail, so a stolen session cannot guess the password faster than the login page
+    allows."""
+    user = current_user
+    if not user.is_authenticated:
+        return "reconfirm:anonymous"
+    phone, email = user.phone, user.email
+    if kind == "phone" and (phone or email):
+        return "login:" + services.login_key(phone or email)
+    if kind == "email" and phone and email:
+        return "login:" + services.login_key(email)
+    # One identifier only: the first key already counts it.
+    return f"reconfirm:user:{user.id}"
+
+
+def _refused_form(response) -> bool:
+    return response.status_code == 422
+
+
+# Every view that asks for the current password again carries this limit (POST only): a
+# refused form (wrong password) spends one attempt of the login budget, and once the budget
+# is spent (by logins or by refused confirmations) even the right password is refused
+# until the window passes, with the login's message (429).
+def reconfirm_limited(view):
+    view = limiter.shared_limit(_login_limit_account, "login-account", methods=["POST"],
+                                key_func=lambda: _reconfirm_key("email"), deduct_when=_refused_form)(view)
+    return limiter.shared_limit(_login_limit_account, "login-account", methods=["POST"],
+                                key_func=lambda: _reconfirm_key("phone"), deduct_when=_refused_form)(view)
+
+
 @auth_bp.route("/entrar", methods=["GET", "POST"])
 @limiter.limit(_login_limit_address, methods=["POST"], scope="login-address")
-@limiter.limit(_login_limit_account, methods=["POST"], key_func=_login_account_key, scope="login-account")
+@limiter.shared_limit(_login_limit_account, "login-account", methods=["POST"], key_func=_login_account_key)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.dashboard"))
@@ -312,12 +352,13 @@ def profile():
 
 @account_bp.route("/contrasena", methods=["GET", "POST"])
 @login_required
+@reconfirm_limited
 def password():
     form = PasswordChangeForm(prefix="pw")
     if form.validate_on_submit():
         was_temporary = current_user.must_change_password
         try:
-            services.change_password(
+            tokens = services.change_password(
                 current_user, form.current_password.data, form.new_password.data,
                 user_agent=request.user_agent.string, remote_addr=_addr(),
             )
@@ -329,6 +370,7 @@ def password():
             _fail(form, error)
         else:
             flash(_("Contraseña cambiada. Cerramos las demás sesiones abiertas."), "success")
+            _flash_tokens_revoked(tokens)
             return redirect(url_for("account.verify_phone" if verify else "account.index"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/password.html", form=form), status
@@ -336,6 +378,7 @@ def password():
 
 @account_bp.post("/acceso")
 @login_required
+@reconfirm_limited
 def change_login():
     form = LoginChangeForm(prefix="login")
     if form.validate_on_submit():
@@ -556,7 +599,8 @@ def recover_code():
     status = 200
     if form.validate_on_submit():
         try:
-            recovery.reset_with_code(identifier, form.code.data, form.new_password.data, remote_addr=_addr())
+            tokens = recovery.reset_with_code(identifier, form.code.data, form.new_password.data,
+                                              remote_addr=_addr())
             db.session.commit()
         except verification.CodeRejected as error:
             db.session.commit()  # the try counts
@@ -566,6 +610,7 @@ def recover_code():
         else:
             session.pop("recovery", None)
             flash(_("Contraseña cambiada. Cerramos todas las sesiones: entre con la nueva."), "success")
+            _flash_tokens_revoked(tokens)
             return redirect(url_for("auth.login"))
     if request.method == "POST":
         status = 422
@@ -582,7 +627,7 @@ def recover_link(token: str):
     status = 200
     if form.validate_on_submit():
         try:
-            recovery.reset_with_link(token, form.new_password.data, remote_addr=_addr())
+            tokens = recovery.reset_with_link(token, form.new_password.data, remote_addr=_addr())
             db.session.commit()
         except verification.CodeRejected:
             db.session.commit()
@@ -591,6 +636,7 @@ def recover_link(token: str):
             _fail(form, error)
         else:
             flash(_("Contraseña cambiada. Cerramos todas las sesiones: entre con la nueva."), "success")
+            _flash_tokens_revoked(tokens)
             return redirect(url_for("auth.login"))
     if request.method == "POST":
         status = 422
@@ -599,6 +645,7 @@ def recover_link(token: str):
 
 @account_bp.post("/tokens")
 @login_required
+@reconfirm_limited
 def create_token():
     form = TokenForm(prefix="token")
     if form.validate_on_submit():

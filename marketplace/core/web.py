@@ -115,6 +115,29 @@ def refuse_forbidden_text() -> None:
     raise DomainError(message, name, errors={location: {name: [str(message)]}})
 
 
+def known_args(*names: str) -> dict[str, str]:
+    """The query-string values of ``names`` only (first value, when not empty), to pass on to
+    ``url_for`` or a redirect. Passing ``request.args`` through whole would hand ``url_for``
+    whatever a visitor typed: ``_anchor``, ``_external``, ``_scheme``, ``_method`` or
+    ``endpoint`` change the link's scheme or host, or fail with a 500."""
+    values = {}
+    for name in names:
+        if name.startswith("_") or name == "endpoint":
+            continue
+        value = request.args.get(name, "")
+        if value:
+            values[name] = value
+    return values
+
+
+def link_args(*drop: str) -> dict[str, str]:
+    """The page's query string as plain values for links that keep it (``url_for(endpoint,
+    **dict(args, page=2))``), without the names ``url_for`` reads itself (``_anchor``,
+    ``_external``, ``_scheme``, ``_method``, ``endpoint``) and without ``drop``."""
+    return {name: value for name, value in request.args.items()
+            if not name.startswith("_") and name != "endpoint" and name not in drop}
+
+
 class BoundedIntConverter(IntegerConverter):
     """``<int:...>`` ids never exceed a 32-bit primary key, so an absurd id in a URL is
     a plain 404 instead of an overflow inside the database driver."""
@@ -162,6 +185,8 @@ def init_app(app: Flask) -> None:
     # An audit event as a sentence with its changes in words (the trail, the staff home page).
     app.add_template_global(audit_text.describe, "describe_event")
     app.add_template_global(audit_text.kind_label, "audit_kind_label")
+    # Links that keep a page's filters name the ones they keep (see known_args).
+    app.add_template_global(known_args, "known_args")
 
     @app.context_processor
     def template_globals():

@@ -30,6 +30,7 @@ from marketplace.core.errors import DomainError
 from marketplace.core.formatting import cop, kg, number, percent
 from marketplace.core.models import BOGOTA, AuditEvent, Municipality
 from marketplace.core.types import parse_decimal
+from marketplace.core.web import known_args, link_args
 from marketplace.extensions import db
 from marketplace.insights import charts, exports, report_pdf, services
 from marketplace.insights.models import SaleFact
@@ -73,7 +74,7 @@ def _problem(error: DomainError, template: str, **context):
     """A bad filter: the page says what is wrong, with the filter form to fix it."""
     # No product asked for and none in the catalogue yet: an empty page, not an error.
     status = 200 if error.field == "product" and not request.args.get("producto") else error.status_code
-    return render_template(template, problem=error.message, args=request.args, **_choices(), **context), status
+    return render_template(template, problem=error.message, args=link_args(), **_choices(), **context), status
 
 
 def _export(name: str, header: list[str], rows) -> Response:
@@ -184,15 +185,19 @@ def indicators():
                                                    zip(labels, by_code["youth_share"].monthly, strict=True)]),
     ], title=_("Participación en los ingresos (%)"), y_label="%", include_zero=True, lang=_lang())
     return render_template("insights/indicators.html", result=result, table=table, header=header,
-                           charts=[income, reach, shares], args=request.args, form=PlainForm(),
+                           charts=[income, reach, shares], args=link_args(), form=PlainForm(),
                            indicator_names=services.INDICATORS, **_choices())
+
+
+# The filters the indicators page reads: the only query values its links and redirects keep.
+FILTER_ARGS = ("producto", "desde", "hasta", "departamento", "subregion", "municipio")
 
 
 @bp.get("/seguimiento/metas")
 @staff_required
 def targets():
     """Targets are set beside the indicators they measure (an address someone may type or bookmark)."""
-    return redirect(url_for("insights.indicators", _anchor="metas", **request.args.to_dict()))
+    return redirect(url_for("insights.indicators", _anchor="metas", **known_args(*FILTER_ARGS)))
 
 
 @bp.post("/seguimiento/metas")
@@ -210,7 +215,7 @@ def set_target():
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
-    return redirect(url_for("insights.indicators", **{k: v for k, v in request.args.items()}))
+    return redirect(url_for("insights.indicators", **known_args(*FILTER_ARGS)))
 
 
 # ---------------------------------------------------------------- trends
@@ -258,7 +263,7 @@ def trends():
             title=_("SIPSA (DANE): %(p)s en %(m)s", p=result.sipsa.product, m=result.sipsa.market),
             y_label="COP/kg", lang=_lang())
     return render_template("insights/trends.html", result=result, table=table, header=header,
-                           charts=[price, volume, shares], wholesale=wholesale, args=request.args, **_choices())
+                           charts=[price, volume, shares], wholesale=wholesale, args=link_args(), **_choices())
 
 
 # ---------------------------------------------------------------- anomalies
@@ -292,7 +297,7 @@ def anomalies():
             figures.append(charts.line_chart(
                 [charts.Series("IPA", [(_month_label(p.month), p.value) for p in series.ipa])],
                 title=_("IPA: %(s)s", s=series.label), lang=_lang(), include_zero=True))
-    return render_template("insights/anomalies.html", result=result, charts=figures, args=request.args,
+    return render_template("insights/anomalies.html", result=result, charts=figures, args=link_args(),
                            form=PlainForm(), outcomes=services.REVIEW_OUTCOMES, **_choices())
 
 
@@ -369,7 +374,7 @@ def audit():
             start=_day(args.get("desde"), "start"), end=_day(args.get("hasta"), "end"))
         stmt = services.audit_statement(filters)
     except DomainError as error:
-        return render_template("insights/audit.html", problem=error.message, page=None, args=args,
+        return render_template("insights/audit.html", problem=error.message, page=None, args=link_args(),
                                object_types=services.audit_object_types()), error.status_code
     if _wants_export():
         header = [_("Cuándo (hora de Bogotá, UTC−5)"), _("Acción"), _("Objeto"), _("Id"), _("Usuario n.º"), _("Usuario"),
@@ -384,7 +389,7 @@ def audit():
         events = _batches(columns, AuditEvent.id, ascending=False)
         return _export("auditoria", header, ((*e[1:9], _json(e[9]), _json(e[10]), e[11]) for e in events))
     page = _AuditPage(stmt, request.args.get("page", ""))
-    return render_template("insights/audit.html", page=page, args=args, problem=None,
+    return render_template("insights/audit.html", page=page, args=link_args(), problem=None,
                            object_types=services.audit_object_types())
 
 
@@ -441,7 +446,7 @@ def buyer_report():
         db.session.rollback()
         if error.status_code in (403, 404):
             abort(error.status_code)
-        return render_template("insights/buyer_report.html", problem=error.message, report=None, args=request.args,
+        return render_template("insights/buyer_report.html", problem=error.message, report=None, args=link_args(),
                                **_choices()), error.status_code
     db.session.commit()
     kind = request.args.get("formato")
@@ -456,7 +461,7 @@ def buyer_report():
     chart = charts.bar_chart(
         [charts.Series(_("COP"), [(r["municipality"], r["cop"]) for r in report.rows[:12]])],
         title=_("Compras por municipio de origen (COP)"), y_label="COP", lang=_lang())
-    return render_template("insights/buyer_report.html", report=report, chart=chart, args=request.args,
+    return render_template("insights/buyer_report.html", report=report, chart=chart, args=link_args(),
                            problem=None, **_choices())
 
 

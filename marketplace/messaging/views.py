@@ -12,6 +12,7 @@ from sqlalchemy import select
 from marketplace.accounts.models import Organisation, User
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
+from marketplace.core.web import link_args
 from marketplace.extensions import db
 from marketplace.messaging import gsm, hooks, reports, template_list
 from marketplace.messaging.models import Channel, Message, MessageStatus
@@ -62,7 +63,7 @@ def staff_log():
     the month: count and spend per channel, failures and skips by reason, opt-outs and
     inbound messages."""
     args = request.args
-    context = {"args": args, "channels": list(Channel), "statuses": list(MessageStatus),
+    context = {"args": link_args(), "channels": list(Channel), "statuses": list(MessageStatus),
                "kinds": sorted({*hooks.NOTICE_KINDS, "reply"})}
     try:
         filters = reports.make_filters(organisation=args.get("organizacion"), channel=args.get("canal"),

@@ -168,6 +168,9 @@ def test_only_platform_admins_verify_and_every_step_is_audited(app, factory):
     assert ok.status_code == 302
     assert "Verificada" in manager_client.get("/inicio").get_data(as_text=True)
     admin_client.post(f"/admin/organizaciones/{coop_id}", data={"status": "suspended", "reason": "Documentos vencidos"})
+    # The suspension signs its people out; signing in again, they read why.
+    assert manager_client.get("/inicio").status_code == 302
+    login(manager_client, manager)
     assert "Documentos vencidos" in manager_client.get("/inicio").get_data(as_text=True)
     with app.app_context():
         org = db.session.get(Organisation, coop_id)
