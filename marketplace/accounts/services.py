@@ -104,15 +104,29 @@ def login_identity(phone: str | None, email: str | None) -> tuple[str | None, st
     return phone_value, email_value
 
 
-def _ensure_login_free(phone: str | None, email: str | None, except_user: User | None = None) -> None:
-    if phone:
-        other = db.session.scalar(select(User).where(User.phone == phone))
+class LoginTaken(Conflict):
+    """A registration with a phone or e-mail that already has an account. Registration never
+    shows it: the view answers as for a new account and the owner is told
+    (``accounts.registration.attempted_on``)."""
+
+    def __init__(self, message, field: str, owner: User) -> None:
+        super().__init__(message, field)
+        self.owner_id = owner.id
+
+
+def _ensure_login_free(phone: str | None, email: str | None, except_user: User | None = None,
+                       taken: type[Conflict] | None = None) -> None:
+    for field, value, column, message in (
+        ("phone", phone, User.phone, _l("Ya hay una cuenta con este celular. Inicie sesión o use otro número.")),
+        ("email", email, User.email, _l("Ya hay una cuenta con este correo. Inicie sesión o use otro correo.")),
+    ):
+        if not value:
+            continue
+        other = db.session.scalar(select(User).where(column == value))
         if other is not None and other is not except_user:
-            raise Conflict(_l("Ya hay una cuenta con este celular. Inicie sesión o use otro número."), "phone")
-    if email:
-        other = db.session.scalar(select(User).where(User.email == email))
-        if other is not None and other is not except_user:
-            raise Conflict(_l("Ya hay una cuenta con este correo. Inicie sesión o use otro correo."), "email")
+            if taken is LoginTaken:
+                raise LoginTaken(message, field, other)
+            raise Conflict(message, field)
 
 
 def check_new_password(password: str, phone: str | None, email: str | None, field="password") -> None:
@@ -150,8 +164,10 @@ def _new_user(full_name: str, phone: str | None, email: str | None, password: st
     if len(name) > 120:
         raise DomainError(_l("El nombre es demasiado largo (máximo 120 caracteres)."), "full_name")
     phone, email = login_identity(phone, email)
-    _ensure_login_free(phone, email)
+    # The password is checked before the login is looked up, so a weak password gets the
+    # same answer whether or not the number or address already has an account.
     check_new_password(password, phone, email)
+    _ensure_login_free(phone, email, taken=LoginTaken)
     user = User(
         full_name=name,
         phone=phone,

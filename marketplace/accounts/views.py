@@ -5,6 +5,7 @@ organisation's pages and the platform administration are in ``org_views``."""
 from __future__ import annotations
 
 import contextlib
+from types import SimpleNamespace
 
 from flask import (
     Blueprint,
@@ -22,7 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.accounts import recovery, services, verification
+from marketplace.accounts import recovery, registration, services, verification
 from marketplace.accounts.forms import (
     CHANNEL_CHOICES,
     ChannelsForm,
@@ -223,6 +224,7 @@ def _send_first_proof(user) -> str | None:
 def _registered(user, sent: str | None, pending: str):
     # Only promise a notice on a channel the account can use: a number is used once it is
     # verified, which the next page asks for.
+    session["registration_check"] = True
     if user.phone:
         flash(pending + " " + _("Verifique su celular para que podamos avisarle por WhatsApp o SMS."), "success")
         return redirect(url_for("account.verify_phone"))
@@ -232,6 +234,22 @@ def _registered(user, sent: str | None, pending: str):
     else:
         flash(pending, "success")
     return redirect(url_for("home.dashboard"))
+
+
+def _login_taken(form, taken: services.LoginTaken, pending: str):
+    """The phone or e-mail already has an account: nothing is created, the owner is told on
+    that number or address, and the answer is the one a new account gets (same redirect, same
+    message, a session cookie of the same shape that opens nothing)."""
+    db.session.rollback()
+    registration.attempted_on(taken.owner_id, taken.field, recover_link=url_for("auth.recover", _external=True),
+                              remote_addr=_addr())
+    db.session.commit()
+    session["_user_id"] = registration.fake_session_value()
+    session["_fresh"] = True
+    session["_id"] = login_manager._session_identifier_generator()
+    phone, email = services.login_identity(form.phone.data, form.email.data)
+    typed = SimpleNamespace(phone=phone, email=email)
+    return _registered(typed, "phone" if phone else "email", pending)
 
 
 def _start(user) -> None:
@@ -253,6 +271,9 @@ def register_cooperative():
             sent = _send_first_proof(user)
             _start(user)
             db.session.commit()
+        except services.LoginTaken as taken:
+            return _login_taken(form, taken, _("Registro recibido: su asociación queda pendiente de verificación "
+                                               "del equipo."))
         except DomainError as error:
             _fail(form, error)
         else:
@@ -298,6 +319,9 @@ def register_buyer():
             sent = _send_first_proof(user)
             _start(user)
             db.session.commit()
+        except services.LoginTaken as taken:
+            return _login_taken(form, taken, _("Registro recibido: su empresa queda pendiente de verificación "
+                                               "del equipo."))
         except DomainError as error:
             _fail(form, error)
         else:
@@ -457,8 +481,17 @@ def _channel_name(channel: str) -> str:
 
 
 @account_bp.route("/verificar-celular", methods=["GET", "POST"])
-@login_required
 def verify_phone():
+    if not current_user.is_authenticated:
+        if not session.get("registration_check"):
+            return login_manager.unauthorized()
+        # Right after a registration whose number already had an account: the same step a
+        # new account gets, with a form whose code never matches (nothing was sent here).
+        form = CodeForm()
+        if form.validate_on_submit():
+            form.attach_error(DomainError(_("Ese código venció o ya no sirve. Pida uno nuevo."), "code"))
+        return render_template("accounts/registration_check.html", form=form), (
+            422 if request.method == "POST" else 200)
     if not current_user.phone or current_user.phone_verified_at is not None:
         flash(_("Su celular ya está verificado.") if current_user.phone else _("Su cuenta no tiene celular."), "info")
         return redirect(url_for("account.channels"))

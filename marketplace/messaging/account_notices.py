@@ -10,6 +10,8 @@ module says who reads them and what they read, in the reader's language:
   parameter and its copy-code button carries the same code.
 - ``verify_email_link`` and ``recovery_link``: a link to the e-mail address, by e-mail only.
 - ``temporary_password``: a manager's reset, to the member on their own channel.
+- ``registration_attempt``: to the number (WhatsApp or SMS) or e-mail someone tried to
+  register with, when it already has an account: if it was them, how to recover the password.
 - ``org_status``: to every active manager of an organisation when staff verify, reject,
   suspend or reinstate it, with the reason.
 
@@ -111,6 +113,29 @@ def _render_recovery_link(notice, user) -> hooks.Rendered:
                           short=_short(_("%(site)s: cambie su contraseña aquí: {fill}", site=SITE), link))
 
 
+# ------------------------------------------------------------ registration attempts
+
+
+def _render_registration_attempt(notice, user) -> hooks.Rendered:
+    payload = notice.payload or {}
+    link = payload.get("link", "")
+    name = user.full_name if user is not None else ""
+    if payload.get("login") == "email":
+        text = _("Hola %(name)s: alguien intentó registrarse en %(site)s con su correo. Si fue usted, ya tiene "
+                 "una cuenta: entre, o recupere su contraseña aquí:\n\n%(link)s\n\nSi no fue usted, no haga nada: "
+                 "no se creó ninguna cuenta y la suya sigue igual.", name=name, site=SITE, link=link)
+        short = _short(_("%(site)s: alguien intentó registrarse con su correo. Si fue usted, recupere su "
+                         "contraseña: {fill}", site=SITE), link)
+    else:
+        text = _("Hola %(name)s: alguien intentó registrarse en %(site)s con su número. Si fue usted, ya tiene "
+                 "una cuenta: entre, o recupere su contraseña aquí:\n\n%(link)s\n\nSi no fue usted, no haga nada: "
+                 "no se creó ninguna cuenta y la suya sigue igual.", name=name, site=SITE, link=link)
+        short = _short(_("%(site)s: alguien intentó registrarse con su número. Si fue usted, recupere su "
+                         "contraseña: {fill}", site=SITE), link)
+    return hooks.Rendered(subject=_("Alguien intentó registrarse con sus datos en %(site)s", site=SITE),
+                          text=text, short=short, template_params=[link])
+
+
 # ------------------------------------------------------------------- temporary password
 
 
@@ -198,6 +223,18 @@ KINDS = (
                   "Al entrar deberá cambiarla por una suya.",
             "en": "Hello {{1}}. {{2}} gave you a temporary password on Mercado Rural: {{3}}. "
                   "You will be asked to choose your own when you log in.",
+        }),
+    # To the number or address someone just tried to register with, whatever the account's
+    # preferred channel: that is the one whose owner must hear of it.
+    hooks.NoticeKind(
+        kind="registration_attempt", label=_l("Intento de registro con sus datos"),
+        recipients=_addressed_user, render=_render_registration_attempt,
+        template="intento_registro", address=_fixed_address,
+        template_text={
+            "es": "Mercado Rural: alguien intentó registrarse con su número. Si fue usted, ya tiene una cuenta: "
+                  "recupere su contraseña aquí: {{1}}",
+            "en": "Mercado Rural: someone tried to register with your number. If it was you, you already have "
+                  "an account: recover your password here: {{1}}",
         }),
     hooks.NoticeKind(
         kind="org_status", label=_l("Estado de la organización"),
