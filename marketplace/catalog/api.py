@@ -82,7 +82,8 @@ def _data(values: dict, base=None) -> services.ListingData:
 @secured(blp)
 @blp.arguments(ListingQuerySchema, location="query")
 @blp.response(200, ListingPageSchema)
-@blp.alt_response(403, response="DEFAULT_ERROR", description="Sin organización verificada.")
+@blp.alt_response(403, response="DEFAULT_ERROR",
+                  description="Sin organización verificada, o transportador (ve las ofertas por sus envíos).")
 def search_listings(args):
     """Ofertas: las propias para una cooperativa; las disponibles para compradores y equipo
 
@@ -90,6 +91,7 @@ def search_listings(args):
     ofertas en cualquier estado (los filtros no aplican).
     """
     user = g.api_user
+    services.refuse_carrier_search(user)
     page, page_size = args.pop("page"), args.pop("page_size")
     if user.role in services.COOP_ROLES:
         coop = services.cooperative_of(user)

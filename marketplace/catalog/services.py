@@ -116,12 +116,29 @@ def own_listing(user: User, listing_id: int) -> Listing:
     return listing
 
 
+# Registered by orders at start-up: (carrier organisation id, listing id) -> does the carrier
+# drive a shipment carrying that listing?
+CARRIER_LISTINGS_HOOK = None
+
+
+def refuse_carrier_search(user: User) -> None:
+    """Carriers see listings only through the shipments they drive, never the whole catalogue."""
+    if user.role == Role.CARRIER_MANAGER:
+        raise Forbidden(_l("Los transportadores ven las ofertas solo a través de los envíos que llevan: "
+                           "búsquelas en sus envíos."))
+
+
 def visible_listing(user: User, listing_id: int) -> Listing:
-    """Buyers and staff see every listing; a cooperative sees only its own."""
+    """Buyers and staff see every listing; a cooperative sees only its own; a carrier those in
+    the shipments it drives."""
     listing = db.session.get(Listing, listing_id)
     if listing is None:
         raise NotFound(_l("No encontramos esa oferta."))
     if user.role in COOP_ROLES and listing.cooperative_id != user.organisation.id:
+        raise NotFound(_l("No encontramos esa oferta."))
+    if user.role == Role.CARRIER_MANAGER and (
+            CARRIER_LISTINGS_HOOK is None or user.organisation is None
+            or not CARRIER_LISTINGS_HOOK(user.organisation.id, listing.id)):
         raise NotFound(_l("No encontramos esa oferta."))
     return listing
 

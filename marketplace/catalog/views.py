@@ -33,7 +33,6 @@ from marketplace.core import geography, idempotency
 from marketplace.core.access import roles_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.types import parse_decimal
-from marketplace.core.web import link_args
 from marketplace.extensions import db
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
@@ -378,6 +377,7 @@ def _parse_search(args):
 @bp.get("/buscar")
 @login_required
 def search():
+    services.refuse_carrier_search(current_user)
     filters, problems, site = _parse_search(request.args)
     page_number = request.args.get("page", 1, type=int) or 1
     stmt = services.search_statement(filters).options(selectinload(Listing.photos))
@@ -401,7 +401,7 @@ def search():
                                       filters.min_kg),
         active_filters=active, grade_choices={p.id: [[g.id, display.grade_name(g)] for g in p.grades if g.active]
                                              for p in products},
-        pager_args=link_args("page"),
+        pager_args={k: v for k, v in request.args.items() if k != "page"},
     ), (400 if problems else 200)
 
 

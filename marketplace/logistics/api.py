@@ -6,11 +6,8 @@ from flask import g
 from flask_smorest import Blueprint
 
 from marketplace.accounts.api import secured
-from marketplace.accounts.models import DeliverySite, Role
-from marketplace.catalog.models import CollectionPoint
-from marketplace.core.errors import NotFound
-from marketplace.extensions import csrf, db
-from marketplace.logistics import services
+from marketplace.extensions import csrf
+from marketplace.logistics import policy, services
 from marketplace.logistics.schemas import ModeSchema, RouteQuoteInputSchema, RouteQuoteSchema
 
 blp = Blueprint("logistics-api", __name__, description="Costos de transporte y cotizaciones de la última milla.")
@@ -31,25 +28,18 @@ def list_modes():
 @secured(blp)
 @blp.arguments(RouteQuoteInputSchema)
 @blp.response(200, RouteQuoteSchema)
+@blp.alt_response(403, response="DEFAULT_ERROR", description="Empresa compradora aún sin verificar.")
 @blp.alt_response(404, response="DEFAULT_ERROR", description="Centro de acopio o sitio de entrega no visible para usted.")
 @blp.alt_response(422, response="DEFAULT_ERROR", description="No se puede cotizar ese recorrido.")
 def quote(values):
     """Cotizar mover una cantidad de un centro de acopio a un sitio de entrega, por tramos
 
-    Un comprador cotiza hacia sus propios sitios de entrega; una cooperativa desde sus
-    propios centros de acopio; el equipo del programa, cualquier recorrido.
+    Un comprador verificado cotiza hacia sus propios sitios de entrega, desde centros de acopio
+    de ofertas que puede ver; una cooperativa desde sus propios centros de acopio hacia los
+    sitios de los pedidos y solicitudes que atiende; el equipo del programa, cualquier
+    recorrido. Cualquier otro recorrido responde 404.
     """
-    user = g.api_user
-    point = db.session.get(CollectionPoint, values["collection_point_id"])
-    site = db.session.get(DeliverySite, values["delivery_site_id"])
-    org = user.organisation
-    allowed = point is not None and site is not None and (
-        user.is_staff
-        or (user.role in (Role.BUYER_ADMIN, Role.BUYER_PURCHASER) and org is not None and site.buyer_id == org.id)
-        or (user.role in (Role.COOP_MANAGER, Role.COOP_MEMBER) and org is not None
-            and point.cooperative_id == org.id))
-    if not allowed:
-        raise NotFound("No encontramos ese centro de acopio o sitio de entrega.")
+    point, site = policy.quotable(g.api_user, values["collection_point_id"], values["delivery_site_id"])
     result = services.quote_for(point.id, site.id, values["quantity_kg"])
     return {
         "quantity_kg": values["quantity_kg"], "total_cop": result.total_cop, "per_kg_cop": result.per_kg_cop,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from flask import g
+from marshmallow import Schema, fields, post_dump, validate
 
 from marketplace.catalog.services import CERTIFICATIONS
 from marketplace.catalog.units import UNITS
@@ -72,13 +73,24 @@ class DemandSchema(Schema):
     window_start = fields.Date(required=True)
     window_end = fields.Date(required=True)
     target_price_per_kg = decimal_out("COP por kg.", required=True, allow_none=True)
-    max_price_per_kg = decimal_out("COP por kg puesto en destino.", required=True, allow_none=True)
+    max_price_per_kg = decimal_out("COP por kg puesto en destino; null para cooperativas (solo el comprador "
+                                   "y el equipo ven el máximo).", required=True, allow_none=True)
     min_lot_kg = decimal_out("Kg.", required=True, allow_none=True)
     preferences = fields.List(fields.Nested(PreferenceSchema), required=True)
     source_departments = fields.List(fields.String(), required=True)
     note = fields.String(required=True, allow_none=True)
     order_id = fields.Integer(required=True, allow_none=True)
     created_at = UTCDateTime(required=True)
+
+    @post_dump
+    def hide_maximum(self, data, **kwargs):
+        """Only the buyer and staff see the maximum landed price; a cooperative that saw it would
+        price up to it."""
+        user = g.get("api_user")
+        org = getattr(user, "organisation", None)
+        if user is None or not (user.is_staff or (org is not None and org.id == data.get("buyer_id"))):
+            data["max_price_per_kg"] = None
+        return data
 
 
 class DemandQuerySchema(PageArgsSchema):

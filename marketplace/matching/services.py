@@ -110,6 +110,17 @@ def visible_demand(user: User, demand_id: int) -> Demand:
     raise NotFound(_l("No encontramos esa solicitud de compra."))
 
 
+def serves_site(coop_id: int, site_id: int) -> bool:
+    """Whether the cooperative sees a demand delivered to the site (it offered on one, or one
+    concerns it): the logistics quote policy lets it quote to that site."""
+    coop = db.session.get(Cooperative, coop_id)
+    if coop is None:
+        return False
+    demands = db.session.scalars(select(Demand).where(Demand.delivery_site_id == site_id)
+                                 .order_by(Demand.id.desc()).limit(50)).all()
+    return any(_has_offered(coop.id, d.id) or concerns(coop, d) for d in demands)
+
+
 def own_offer(user: User, offer_id: int) -> Offer:
     offer = db.session.get(Offer, offer_id)
     coop = _coop_of(user)

@@ -41,6 +41,10 @@ STATUS_LABELS = {
 
 
 def init_app(app) -> None:
+    from marketplace.logistics import policy
+
+    policy.register_served_sites(services.serves_site)
+
     @app.context_processor
     def matching_helpers():
         return {

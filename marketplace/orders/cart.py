@@ -19,7 +19,7 @@ from marketplace.extensions import db
 from marketplace.orders.common import (
     MAX_LINES,
     _kg_text,
-    buyer_of,
+    require_can_buy,
 )
 from marketplace.orders.models import (
     CartItem,
@@ -37,7 +37,7 @@ def cart(user: User) -> list[CartItem]:
 
 
 def add_to_cart(actor: User, listing_id: int, quantity: Decimal | None, unit: str | None) -> CartItem:
-    buyer_of(actor)
+    require_can_buy(actor)  # pending buyers browse, but do not fill a cart
     listing = _check_listing(db.session.get(Listing, listing_id), date.today(), None, "quantity")
     kg = _line_kg(listing, quantity, unit, "quantity")
     if kg > listing.available_kg:

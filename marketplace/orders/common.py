@@ -72,8 +72,17 @@ def buyer_of(user: User) -> Buyer:
 def require_can_buy(user: User) -> Buyer:
     buyer = buyer_of(user)
     if buyer.status != OrgStatus.VERIFIED:
-        raise Forbidden(_l("Su empresa debe estar verificada para hacer pedidos."))
+        raise Forbidden(_l("Su empresa debe estar verificada para cotizar y hacer pedidos. "
+                           "Complete la verificación en el perfil de su empresa."))
     return buyer
+
+
+def serves_site(coop_id: int, site_id: int) -> bool:
+    """Whether the cooperative has a part of an order delivered to the site: the logistics
+    quote policy lets it quote to that site."""
+    return db.session.scalar(
+        select(OrderPart.id).join(Order, Order.id == OrderPart.order_id)
+        .where(OrderPart.cooperative_id == coop_id, Order.delivery_site_id == site_id).limit(1)) is not None
 
 
 def visible_order(user: User, order_id: int) -> Order:

@@ -42,7 +42,6 @@ from marketplace.orders.common import (
     _config,
     _kg_text,
     _pct,
-    buyer_of,
     card_enabled,
     coop_fee_percent,
     fee_percent,
@@ -278,7 +277,7 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     """
     agreed_prices = agreed_prices or {}
     today = today or date.today()
-    buyer = buyer_of(actor)
+    buyer = require_can_buy(actor)  # pending buyers browse, but do not quote
     rows = []
     if request.delivery_site_id:
         wanted = [ln.listing_id for ln in request.lines if ln.listing_id]
@@ -347,6 +346,10 @@ def landed_prices(actor: User, listings: list[Listing], site_id: int,
     The kilos quoted are ``wanted_kg`` (a buyer's search filter) or the whole lot available,
     within the listing's minimum order. A listing that cannot be quoted is left out."""
     prices: dict[int, tuple[Decimal, Decimal]] = {}
+    try:
+        require_can_buy(actor)  # a pending buyer browses without quotes
+    except DomainError:
+        return prices
     for listing in listings:
         kg = min(wanted_kg, listing.available_kg) if wanted_kg else listing.available_kg
         if listing.min_order_kg:

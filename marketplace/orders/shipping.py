@@ -64,6 +64,15 @@ def _part_coops(shipment: Shipment) -> set[int]:
     return set(db.session.scalars(select(OrderPart.cooperative_id).where(OrderPart.id.in_(ids))))
 
 
+def carries_listing(carrier_id: int, listing_id: int) -> bool:
+    """Whether the carrier drives a shipment carrying a line of the listing (catalog asks, so a
+    carrier sees a listing's page only through its shipments)."""
+    return db.session.scalar(
+        select(ShipmentPart.id).join(Shipment, Shipment.id == ShipmentPart.shipment_id)
+        .join(OrderLine, OrderLine.part_id == ShipmentPart.part_id)
+        .where(Shipment.carrier_id == carrier_id, OrderLine.listing_id == listing_id).limit(1)) is not None
+
+
 def visible_shipment(user: User, shipment_id: int) -> Shipment:
     """Staff see every shipment; a carrier those it drives; a cooperative those carrying its parts."""
     shipment = db.session.get(Shipment, shipment_id)

@@ -44,6 +44,14 @@ COOP = (Role.COOP_MANAGER, Role.COOP_MEMBER)
 def init_app(app) -> None:
     catalog_services.PAID_PRICES_HOOK = services.paid_prices
     catalog_services.LANDED_PRICES_HOOK = services.landed_prices
+    # Carriers see listings only through their shipments; cooperatives quote to the sites of
+    # the orders they serve (catalog and logistics sit below orders, so orders tells them).
+    from marketplace.logistics import policy
+    from marketplace.orders.common import serves_site
+    from marketplace.orders.shipping import carries_listing
+
+    catalog_services.CARRIER_LISTINGS_HOOK = carries_listing
+    policy.register_served_sites(serves_site)
 
     @app.context_processor
     def order_helpers():

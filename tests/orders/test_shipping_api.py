@@ -32,6 +32,9 @@ def test_quotes_for_own_sites_and_points_only(app, client, market, login_as):
     coop_b = api_token(app, market.manager_b)
     assert client.post("/api/v1/logistics/quotes", json=body, headers=coop_b).status_code == 404
     coop_a = api_token(app, market.manager_a)
+    # A cooperative quotes to a buyer's site only once it serves an order or demand there.
+    assert client.post("/api/v1/logistics/quotes", json=body, headers=coop_a).status_code == 404
+    place(app, market, [(market.listing_a, "100", "kg")])
     assert client.post("/api/v1/logistics/quotes", json=body, headers=coop_a).status_code == 200
     for bad in ({**body, "quantity_kg": "0"}, {**body, "quantity_kg": "-4"}, {**body, "quantity_kg": 12},
                 {**body, "delivery_site_id": 999999}, {"collection_point_id": "x"}):
