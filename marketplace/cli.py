@@ -38,6 +38,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(orders)
     app.cli.add_command(messaging)
     app.cli.add_command(check_invariants)
+    app.cli.add_command(uploads)
 
 
 @click.command("seed-demo")
@@ -248,3 +249,54 @@ def messaging_work(interval: float | None) -> None:
     delays a notice)."""
     every = interval if interval is not None else float(current_app.config["MESSAGING_INTERVAL_SECONDS"])
     _work_loop({"messaging": (every, _messaging_round)})
+
+
+@click.group("uploads")
+def uploads() -> None:
+    """Archivos subidos (fotos de ofertas, evidencias de entrega, documentos)."""
+
+
+def referenced_keys() -> set[str]:
+    """Every storage key a row names: listing photos and their thumbnails, pending uploads,
+    rejection photos of delivered lines and organisations' documents. (Media fetched from
+    WhatsApp is stored only as listing photos.)"""
+    from sqlalchemy import select
+
+    from marketplace.accounts.models import OrganisationDocument
+    from marketplace.catalog.models import ListingPhoto, PendingUpload
+    from marketplace.orders.models import OrderLine
+
+    columns = (ListingPhoto.key, ListingPhoto.thumb_key, PendingUpload.key, PendingUpload.thumb_key,
+               OrderLine.rejection_photo_key, OrganisationDocument.file_key)
+    keys: set[str] = set()
+    for column in columns:
+        keys.update(k for k in db.session.scalars(select(column).where(column.is_not(None))) if k)
+    return keys
+
+
+def prune_uploads(storage, grace_minutes: int, dry_run: bool, now: float | None = None) -> list[str]:
+    """Keys no row references and older than the grace period (an upload in flight is written
+    before its row is committed): deleted unless ``dry_run``. The keys, sorted."""
+    import time
+
+    cutoff = (now if now is not None else time.time()) - grace_minutes * 60
+    referenced = referenced_keys()
+    orphans = sorted(key for key, mtime in storage.list() if key not in referenced and mtime < cutoff)
+    if not dry_run:
+        for key in orphans:
+            storage.delete(key)
+    return orphans
+
+
+@uploads.command("prune")
+@click.option("--dry-run", is_flag=True, help="Solo listar lo que se borraría.")
+@click.option("--grace-minutes", default=60, show_default=True, type=click.IntRange(0, 7 * 24 * 60),
+              help="No tocar archivos más recientes que esto (subidas en curso).")
+@with_appcontext
+def uploads_prune(dry_run: bool, grace_minutes: int) -> None:
+    """Borrar los archivos que ninguna fila referencia (lo que dejó una interrupción)."""
+    orphans = prune_uploads(current_app.extensions["marketplace_storage"], grace_minutes, dry_run)
+    verb = "Se borrarían" if dry_run else "Borrados"
+    for key in orphans:
+        click.echo(key)
+    click.echo(f"{verb}: {len(orphans)} archivos sin referencia (más de {grace_minutes} minutos).")

@@ -17,7 +17,6 @@ import secrets
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 
 from marketplace.accounts.models import (
@@ -28,14 +27,17 @@ from marketplace.accounts.models import (
     OrgKind,
     User,
 )
-from marketplace.core import audit
+from marketplace.core import audit, images, uploads
 from marketplace.core.errors import DomainError, Forbidden, NotFound
 from marketplace.core.models import utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 
 MAX_BYTES = 10 * 1024 * 1024
-MAX_PIXELS = 40_000_000
+# The shared decoder (core/images.py) refuses a picture beyond what 2,400 px need, from its
+# header, decodes a JPEG reduced and caps how many are decoded at once.
+_IMAGE_ERRORS = {"not_an_image": "wrong_type", "unreadable": "bad_image", "wrong_format": "wrong_type", "too_many_pixels": "too_many_pixels",
+                 "busy": "busy"}
 MAX_SIDE = 2400
 MAX_PER_ORGANISATION = 20
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -63,6 +65,8 @@ MESSAGES = {
     "bad_pdf": _l("El PDF está dañado o incompleto. Guárdelo de nuevo y vuelva a intentarlo."),
     "active_pdf": _l("El PDF tiene contenido activo (scripts o acciones). Envíe una copia escaneada o impresa a PDF."),
     "bad_image": _l("No pudimos leer la foto. Tómela de nuevo."),
+    "too_many_pixels": _l("La foto tiene demasiados píxeles: envíela de hasta 17 megapíxeles o como PDF."),
+    "busy": _l("Estamos procesando muchas fotos en este momento. Intente de nuevo en un minuto."),
 }
 
 
@@ -90,25 +94,9 @@ def check_file(data: bytes) -> CheckedFile:
 
 def _reencode(data: bytes) -> bytes:
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.format not in IMAGE_FORMATS:
-                raise DomainError(MESSAGES["wrong_type"], "file")
-            width, height = probe.size
-            if width * height > MAX_PIXELS:
-                raise DomainError(MESSAGES["too_large"], "file")
-            probe.verify()
-        with Image.open(io.BytesIO(data)) as source:
-            source.load()
-            image = ImageOps.exif_transpose(source).convert("RGB")
-    except DomainError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise DomainError(MESSAGES["too_large"], "file") from exc
-    except UnidentifiedImageError as exc:
-        raise DomainError(MESSAGES["wrong_type"], "file") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DomainError(MESSAGES["bad_image"], "file") from exc
-    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+        image = images.decode(data, MAX_SIDE, IMAGE_FORMATS)
+    except images.ImageError as exc:
+        raise DomainError(MESSAGES[_IMAGE_ERRORS[exc.code]], "file") from exc
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=85, optimize=True)  # fresh JPEG: no metadata copied
     return out.getvalue()
@@ -172,7 +160,7 @@ def upload_document(actor: User, org, kind: str, data: bytes, storage, remote_ad
                  organisation_id=org.id, after=audit.snapshot(document, ("kind", "content_type", "size_bytes")),
                  remote_addr=remote_addr)
     # Written last: a refused file or a failed row leaves nothing behind in storage.
-    storage.save(key, checked.data)
+    uploads.save(db.session, storage, key, checked.data)  # deleted again if the transaction rolls back
     return document
 
 

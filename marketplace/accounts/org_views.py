@@ -50,6 +50,7 @@ from marketplace.accounts.views import _addr, _buyer_data, _cooperative_data, _f
 from marketplace.core.access import admin_required, member_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.models import AuditEvent
+from marketplace.core.uploads import limit_uploads
 from marketplace.core.web import link_args
 from marketplace.extensions import db
 
@@ -278,6 +279,7 @@ def _document_form(org) -> DocumentForm:
 
 
 @org_bp.route("/documentos", methods=["GET", "POST"])
+@limit_uploads
 @member_required
 def documents():
     """Where managers send the documents verification asks for, and see how each was judged."""

@@ -25,6 +25,7 @@ from marketplace.accounts.models import User
 from marketplace.catalog.models import Listing, ListingPhoto, PendingUpload
 from marketplace.catalog.photos import ProcessedPhoto, new_key
 from marketplace.catalog.services import MAX_PHOTOS
+from marketplace.core import uploads
 from marketplace.core.errors import DomainError, NotFound
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
@@ -65,8 +66,8 @@ def keep(actor: User, photos: list[ProcessedPhoto], storage, hours: int,
     kept = []
     for photo in photos:
         key, thumb_key = new_key(), new_key()
-        storage.save(key, photo.image)
-        storage.save(thumb_key, photo.thumbnail)
+        uploads.save(db.session, storage, key, photo.image)  # deleted again if the transaction rolls back
+        uploads.save(db.session, storage, thumb_key, photo.thumbnail)
         row = PendingUpload(token=secrets.token_urlsafe(32), user_id=actor.id, key=key, thumb_key=thumb_key,
                             width=photo.width, height=photo.height, created_at=now,
                             expires_at=now + timedelta(hours=hours))

@@ -2,7 +2,8 @@
 
 Pure module apart from Pillow: takes bytes, returns bytes. A photo is accepted only if
 Pillow recognises it as JPEG, PNG or WebP (whatever its file name says), is at most 8 MB
-and at most 40 megapixels (a decompression bomb is refused before it is decoded). It is
+and at most 12 megapixels once decoded (judged from the header, before decoding; a JPEG is
+decoded reduced, see core/images.py, which also caps how many are decoded at once). It is
 re-encoded as JPEG at most 1280 px on its long side, without EXIF/GPS metadata, plus a
 thumbnail of at most 320 px that stays under 20 KB for pages on 2G/3G.
 """
@@ -14,11 +15,14 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
+
+from marketplace.core import images
 
 MAX_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 40_000_000
 MAX_SIDE = 1280
+# Beyond this a picture is refused from its header, undecoded (a JPEG by its reduced size).
+MAX_PIXELS = images.max_decoded_pixels(MAX_SIDE)
 THUMB_SIDE = 320
 THUMB_MAX_BYTES = 20 * 1024
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -44,30 +48,13 @@ def _encode(image: Image.Image, quality: int) -> bytes:
     return out.getvalue()
 
 
-def process(data: bytes) -> ProcessedPhoto:
+def process(data: bytes, wait: float | None = None) -> ProcessedPhoto:
     if len(data) > MAX_BYTES:
         raise PhotoError("too_large")
-    if not data:
-        raise PhotoError("not_an_image")
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.format not in ACCEPTED_FORMATS:
-                raise PhotoError("wrong_format")
-            width, height = probe.size
-            if width * height > MAX_PIXELS:
-                raise PhotoError("too_many_pixels")
-            probe.verify()
-        with Image.open(io.BytesIO(data)) as source:
-            source.load()
-            image = ImageOps.exif_transpose(source)
-            image = image.convert("RGB")
-    except PhotoError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise PhotoError("too_many_pixels") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise PhotoError("not_an_image") from exc
-    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+        image = images.decode(data, MAX_SIDE, ACCEPTED_FORMATS, wait=wait)
+    except images.ImageError as exc:
+        raise PhotoError("not_an_image" if exc.code == "unreadable" else exc.code) from exc
     full = _encode(image, 82)  # a fresh JPEG: no EXIF, GPS or other metadata is copied
     thumb = image.copy()
     thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
@@ -107,3 +94,10 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def list(self) -> list[tuple[str, float]]:
+        """Every stored key with its age reference (POSIX modification time); for pruning."""
+        if not self.root.is_dir():
+            return []
+        return [(p.name, p.stat().st_mtime) for p in self.root.iterdir()
+                if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".part")]

@@ -25,7 +25,7 @@ from marketplace.catalog.models import (
     Product,
 )
 from marketplace.catalog.photos import PhotoError, ProcessedPhoto, new_key
-from marketplace.core import audit, formatting, geography
+from marketplace.core import audit, formatting, geography, uploads
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.core.models import Municipality, utcnow
 from marketplace.core.text import clean_text, collation_key, sort_names
@@ -59,7 +59,9 @@ PHOTO_MESSAGES = {
     "too_large": _l("Cada foto puede pesar hasta 8 MB."),
     "not_an_image": _l("Ese archivo no es una foto JPEG, PNG o WebP."),
     "wrong_format": _l("Solo se aceptan fotos JPEG, PNG o WebP."),
-    "too_many_pixels": _l("Esa imagen es demasiado grande (más de 40 megapíxeles)."),
+    "too_many_pixels": _l("Esa imagen tiene demasiados píxeles: envíe una foto de hasta 12 megapíxeles "
+                          "(por ejemplo 4000 × 3000)."),
+    "busy": _l("Estamos procesando muchas fotos en este momento. Intente de nuevo en un minuto."),
 }
 COOP_ROLES = (Role.COOP_MANAGER, Role.COOP_MEMBER)
 
@@ -413,8 +415,8 @@ def _store_photos(listing: Listing, processed: list[ProcessedPhoto], storage) ->
     free = (n for n in range(MAX_PHOTOS) if n not in used)
     for photo in processed:
         key, thumb_key = new_key(), new_key()
-        storage.save(key, photo.image)
-        storage.save(thumb_key, photo.thumbnail)
+        uploads.save(db.session, storage, key, photo.image)  # deleted again if the transaction rolls back
+        uploads.save(db.session, storage, thumb_key, photo.thumbnail)
         listing.photos.append(ListingPhoto(position=next(free), key=key, thumb_key=thumb_key,
                                            width=photo.width, height=photo.height))
 

@@ -33,6 +33,7 @@ from marketplace.core import geography, idempotency
 from marketplace.core.access import roles_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.types import parse_decimal
+from marketplace.core.uploads import limit_uploads
 from marketplace.extensions import db
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
@@ -158,6 +159,7 @@ def _create_once(user, data, photos, store) -> Listing:
 
 
 @bp.route("/ofertas/nueva", methods=["GET", "POST"])
+@limit_uploads
 @roles_required(*COOP)
 def new_listing():
     org = current_user.organisation
@@ -190,6 +192,7 @@ def new_listing():
 
 
 @bp.route("/ofertas/<int:listing_id>/editar", methods=["GET", "POST"])
+@limit_uploads
 @roles_required(*COOP)
 def edit_listing(listing_id: int):
     listing = services.own_listing(current_user, listing_id)

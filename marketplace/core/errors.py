@@ -110,16 +110,22 @@ def register_error_handlers(app: Flask) -> None:
             # Same body as flask-smorest's documented error schema; webargs puts
             # validation problems in data["messages"].
             title = _TITLES.get(code, error.name)
-            payload = error_payload(code, str(data.get("message") or title),
+            payload = error_payload(code, str(data.get("message") or _limit_message(error) or title),
                                     data.get("errors") or data.get("messages"))
             response = jsonify(payload)
             response.status_code = code
             for key, value in headers.items():
                 response.headers[key] = value
             return response
-        return render(code, None, headers)
+        return render(code, _limit_message(error), headers)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         return render(500)
+
+
+def _limit_message(error) -> str | None:
+    """A rate limit's own message (``error_message=``), when it has one; never the bare limit."""
+    limit = getattr(error, "limit", None)
+    return str(error.description) if getattr(limit, "error_message", None) else None

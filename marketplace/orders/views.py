@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import Role
 from marketplace.catalog import services as catalog_services
+from marketplace.catalog.photos import new_key
 from marketplace.catalog.units import UNITS
-from marketplace.core import idempotency
+from marketplace.core import idempotency, uploads
 from marketplace.core.access import admin_required, roles_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.types import parse_decimal
@@ -331,6 +332,7 @@ def _part_url(part) -> str:
 
 
 @bp.route("/pedidos/partes/<int:part_id>/recibir", methods=["GET", "POST"])
+@uploads.limit_uploads
 @roles_required(*BUYER)
 def receive(part_id: int):
     part = services.visible_part(current_user, part_id)
@@ -339,41 +341,46 @@ def receive(part_id: int):
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        receipts = []
+        # The kilos and qualities are checked first (by recording the delivery, not yet
+        # committed); only then is any photo decoded, and it is stored under the key the row
+        # already names. A refused form decodes nothing and leaves no file behind.
+        receipts, uploads_by_key = [], {}
         for line in part.lines:
-            raw = request.form.get(f"received-{line.id}", "")
-            received = parse_decimal(raw)
+            received = parse_decimal(request.form.get(f"received-{line.id}", ""))
             accepted = request.form.get(f"quality-{line.id}", "accepted") != "rejected"
             photo_key = None
             upload = request.files.get(f"photo-{line.id}")
             if upload is not None and upload.filename and not accepted:
-                try:
-                    processed = catalog_services.process_uploads([upload.read()])
-                    photo_key = _store_evidence(processed[0])
-                except DomainError as error:
-                    errors[f"line-{line.id}"] = str(error.message)
-                    continue
+                photo_key = new_key("jpg")
+                uploads_by_key[photo_key] = (line.id, upload.read())
             receipts.append(services.Receipt(line.id, received, accepted, request.form.get(f"reason-{line.id}"),
                                              photo_key))
-        if not errors:
-            try:
-                services.record_delivery(current_user, part, receipts)
-                db.session.commit()
-                flash(_("Entrega registrada."), "success")
-                return redirect(url_for("orders.order_page", order_id=part.order_id))
-            except DomainError as error:
-                db.session.rollback()
+        try:
+            services.record_delivery(current_user, part, receipts)
+            _store_evidence(uploads_by_key, errors)
+            if errors:
+                raise DomainError(next(iter(errors.values())), "photos")
+            db.session.commit()
+            flash(_("Entrega registrada."), "success")
+            return redirect(url_for("orders.order_page", order_id=part.order_id))
+        except DomainError as error:
+            db.session.rollback()  # and any evidence photo already stored is deleted with it
+            if not errors:
                 errors[error.field or "lines"] = str(error.message)
     return render_template("orders/receive.html", part=part, form=form, errors=errors), 422 if errors else 200
 
 
-def _store_evidence(processed) -> str:
-    from marketplace.catalog.photos import new_key
-
+def _store_evidence(uploads_by_key: dict, errors: dict) -> None:
+    """Decode, re-encode and store each rejection photo under its reserved key; the problems by line."""
     storage = current_app.extensions["marketplace_storage"]
-    key = new_key("jpg")
-    storage.save(key, processed.image)
-    return key
+    for key, (line_id, data) in uploads_by_key.items():
+        try:
+            processed = catalog_services.process_uploads([data])
+        except DomainError as error:
+            errors[f"line-{line_id}"] = str(error.message)
+            continue
+        if not errors:
+            uploads.save(db.session, storage, key, processed[0].image)
 
 
 # ----------------------------------------------------------------- cooperative
