@@ -34,6 +34,7 @@ from marketplace.core.access import roles_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.types import parse_decimal
 from marketplace.core.uploads import limit_uploads
+from marketplace.core.web import link_args
 from marketplace.extensions import db
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
@@ -404,7 +405,7 @@ def search():
                                       filters.min_kg),
         active_filters=active, grade_choices={p.id: [[g.id, display.grade_name(g)] for g in p.grades if g.active]
                                              for p in products},
-        pager_args={k: v for k, v in request.args.items() if k != "page"},
+        pager_args=link_args("page"),
     ), (400 if problems else 200)
 
 
