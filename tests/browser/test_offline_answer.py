@@ -12,8 +12,19 @@ from tests.orders.helpers import part_of, place
 
 pytestmark = pytest.mark.browser
 # Resolves once the service worker has installed and controls the page.
-CONTROLLED = """() => navigator.serviceWorker.ready.then(() => navigator.serviceWorker.controller ? true :
-    new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true))))"""
+# Resolves true once a service worker controls the page, or false after 15 s: a worker that
+# activated without claiming this page controls it only after a reload, and an evaluate that
+# awaits a promise has no timeout of its own.
+CONTROLLED = """() => Promise.race([
+    navigator.serviceWorker.ready.then(() => navigator.serviceWorker.controller ? true :
+        new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true)))),
+    new Promise(resolve => setTimeout(() => resolve(false), 15000))])"""
+
+
+def _wait_controlled(page) -> None:
+    if not page.evaluate(CONTROLLED):
+        page.reload()
+        assert page.evaluate(CONTROLLED), "no service worker took control of the page"
 
 
 def test_an_answer_given_offline_is_sent_once(app, market, phone):  # noqa: F811
@@ -28,7 +39,7 @@ def test_an_answer_given_offline_is_sent_once(app, market, phone):  # noqa: F811
     page.get_by_label("Contraseña").fill(market.manager_a.password)
     page.get_by_role("button", name="Entrar").click()
     seller.goto(f"/ventas/{part_id}")
-    page.evaluate(CONTROLLED)
+    _wait_controlled(page)
 
     seller.context.set_offline(True)
     page.get_by_role("button", name="Aceptar el pedido").click()
@@ -67,7 +78,7 @@ def test_an_answer_waits_for_the_login_when_the_session_has_ended(app, market, p
     page.get_by_label("Celular o correo").fill(market.manager_a.login)
     page.get_by_label("Contraseña").fill(market.manager_a.password)
     page.get_by_role("button", name="Entrar").click()
-    page.evaluate(CONTROLLED)
+    _wait_controlled(page)
 
     seller.context.set_offline(True)
     page.get_by_role("button", name="Rechazar").click()

@@ -15,8 +15,19 @@ from marketplace.extensions import db
 
 pytestmark = pytest.mark.browser
 # Resolves once the service worker has installed and controls the page.
-CONTROLLED = """() => navigator.serviceWorker.ready.then(() => navigator.serviceWorker.controller ? true :
-    new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true))))"""
+# Resolves true once a service worker controls the page, or false after 15 s: a worker that
+# activated without claiming this page controls it only after a reload, and an evaluate that
+# awaits a promise has no timeout of its own.
+CONTROLLED = """() => Promise.race([
+    navigator.serviceWorker.ready.then(() => navigator.serviceWorker.controller ? true :
+        new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true)))),
+    new Promise(resolve => setTimeout(() => resolve(false), 15000))])"""
+
+
+def _wait_controlled(page) -> None:
+    if not page.evaluate(CONTROLLED):
+        page.reload()
+        assert page.evaluate(CONTROLLED), "no service worker took control of the page"
 
 
 def _log_in(p, login: str, password: str):
@@ -46,7 +57,7 @@ def test_a_listing_made_offline_is_sent_once_when_the_connection_returns(app, fa
     _log_in(seller, manager.login, manager.password)
     seller.goto(f"/ofertas/nueva?producto={cacao}")
     # The service worker installs and takes the page (the form is then kept for offline use).
-    page.evaluate(CONTROLLED)
+    _wait_controlled(page)
     page.reload()
 
     seller.context.set_offline(True)
@@ -106,7 +117,7 @@ def test_a_draft_the_server_refuses_opens_with_its_errors(app, factory, phone):
     page = seller.page
     _log_in(seller, manager.login, manager.password)
     seller.goto(f"/ofertas/nueva?producto={cacao}")
-    page.evaluate(CONTROLLED)
+    _wait_controlled(page)
 
     seller.context.set_offline(True)
     page.get_by_label("Cantidad").fill("0")
