@@ -19,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 
 from marketplace import create_app  # noqa: E402
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db  # noqa: E402
 
 PG_BASE = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -68,7 +69,7 @@ def populate(n_listings: int, rng: random.Random) -> None:
             latitude=municipality.latitude, longitude=municipality.longitude, located=False, active=True,
             created_at=func.now())).inserted_primary_key[0]
         points.append((org_id, point_id, municipality))
-    today = date.today()
+    today = bogota_date()
     now = datetime.now(UTC)
     rows = []
     for n in range(n_listings):

@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,6 +56,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from marketplace import create_app  # noqa: E402
+from marketplace.core.models import bogota_date  # noqa: E402
 from marketplace.extensions import db  # noqa: E402
 
 PG_BASE = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -103,7 +104,7 @@ def populate(n_listings: int, n_buyers: int, stock: list[int]) -> tuple[list[int
         managers.append(manager)
     db.session.flush()
     products = db.session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.id)).all()
-    today = date.today()
+    today = bogota_date()
     points = {}
     listing_ids = []
     for i in range(n_listings):
@@ -249,7 +250,7 @@ def client(run: Run, token: str, site_id: int, port: int, seed: int, start: thre
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    today = date.today()
+    today = bogota_date()
     window = {"delivery_site_id": site_id, "window_start": (today + timedelta(days=2)).isoformat(),
               "window_end": (today + timedelta(days=9)).isoformat(), "payment_method": "invoice"}
     results = []

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,6 +39,7 @@ from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from marketplace import create_app  # noqa: E402
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -91,7 +92,7 @@ def submit_listing(browser, base: str, password: str, product_id: int, photo: Pa
     page.get_by_label("Cantidad").fill("10")
     page.get_by_label("Unidad", exact=True).select_option("kg")
     page.get_by_label("Precio por unidad (COP)").fill(PRICE_PER_KG)
-    page.get_by_label("Disponible hasta").fill((date.today() + timedelta(days=30)).isoformat())
+    page.get_by_label("Disponible hasta").fill((bogota_date() + timedelta(days=30)).isoformat())
     page.get_by_label("O un nuevo centro de acopio o vereda").fill("Vereda La Playa")
     page.locator('input[type="file"][name="photos"]').set_input_files(str(photo))
     POSTED.clear()

@@ -3,8 +3,6 @@ and staff search what is available."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import g, url_for
 from flask_smorest import Blueprint, abort
 from sqlalchemy import select
@@ -25,6 +23,7 @@ from marketplace.catalog.schemas import (
 )
 from marketplace.catalog.units import UNITS
 from marketplace.core import idempotency
+from marketplace.core.models import bogota_date
 from marketplace.core.schemas import IdempotencyKeyHeaderSchema
 from marketplace.extensions import csrf, db
 
@@ -133,7 +132,7 @@ def create_listing(headers, values):
     if isinstance(claimed, idempotency.Earlier):
         db.session.rollback()
         return _repeated(claimed), 200
-    listing = services.create_listing(g.api_user, _data(values), today=date.today())
+    listing = services.create_listing(g.api_user, _data(values), today=bogota_date())
     db.session.flush()
     idempotency.done(claimed, url_for("catalog.my_listings", _anchor=f"oferta-{listing.id}"),
                      action=f"listing:{listing.id}")

@@ -27,7 +27,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.photos import PhotoError, ProcessedPhoto, new_key
 from marketplace.core import audit, formatting, geography, uploads
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
-from marketplace.core.models import Municipality, utcnow
+from marketplace.core.models import Municipality, bogota_date, utcnow
 from marketplace.core.text import clean_text, collation_key, sort_names
 from marketplace.core.types import grams
 from marketplace.extensions import db
@@ -258,7 +258,7 @@ def price_references(product: Product, grade: Grade | None, municipality: Munici
     at the nearest market."""
     from marketplace.catalog import sipsa
 
-    today = today or date.today()
+    today = today or bogota_date()
     median = platform_median_price(product.id, grade.id, municipality.department_code, today) if grade else None
     product_median = platform_median_price(product.id, None, municipality.department_code, today)
     reference = None
@@ -442,7 +442,7 @@ SNAPSHOT = ("product_id", "grade_id", "unit", "unit_kg", "quantity_kg", "availab
 
 def create_listing(actor: User, data: ListingData, photos: list[ProcessedPhoto] | None = None, storage=None,
                    today: date | None = None) -> Listing:
-    today = today or date.today()
+    today = today or bogota_date()
     coop = require_can_sell(actor)
     product, grade, unit_kg, quantity_kg, price_kg, description, min_order_kg = _validated(coop, data, today)
     point = _collection_point(coop, data)
@@ -496,7 +496,7 @@ def update_listing(actor: User, listing: Listing, data: ListingData, photos: lis
                    storage=None, today: date | None = None) -> None:
     """Change a listing. Quantity already ordered stays ordered: the new quantity must cover
     the kilos that live orders hold, and what is available moves by the difference."""
-    today = today or date.today()
+    today = today or bogota_date()
     coop = require_can_sell(actor)
     if listing.cooperative_id != coop.id:
         raise NotFound(_l("No encontramos esa oferta."))
@@ -546,7 +546,7 @@ STATUS_ACTIONS = {
 
 
 def change_status(actor: User, listing: Listing, action: str, today: date | None = None) -> None:
-    today = today or date.today()
+    today = today or bogota_date()
     coop = cooperative_of(actor)
     if listing.cooperative_id != coop.id:
         raise NotFound(_l("No encontramos esa oferta."))
@@ -572,7 +572,7 @@ def change_status(actor: User, listing: Listing, action: str, today: date | None
 
 
 def is_available(listing: Listing, today: date | None = None) -> bool:
-    today = today or date.today()
+    today = today or bogota_date()
     return listing.status == ListingStatus.ACTIVE and listing.available_until >= today and listing.available_kg > 0
 
 
@@ -614,7 +614,7 @@ SORTS = ("price", "quantity", "freshness", "distance")
 def search_statement(filters: SearchFilters, today: date | None = None) -> Select:
     """Listings a buyer can order now, filtered and sorted. Filters use the columns copied
     onto the listing, so the main query needs no join."""
-    today = today or date.today()
+    today = today or bogota_date()
     day = filters.available_on or today
     stmt = select(Listing).where(
         Listing.status == ListingStatus.ACTIVE,

@@ -32,6 +32,7 @@ from marketplace.catalog.units import UNITS
 from marketplace.core import geography, idempotency
 from marketplace.core.access import roles_required, staff_required
 from marketplace.core.errors import DomainError
+from marketplace.core.models import bogota_date
 from marketplace.core.types import parse_decimal
 from marketplace.core.uploads import limit_uploads
 from marketplace.core.web import link_args
@@ -54,7 +55,7 @@ def _lang() -> str:
 def my_listings():
     coop = services.cooperative_of(current_user)
     return render_template("catalog/my_listings.html", coop=coop, listings=services.my_listings(coop),
-                           today=date.today(), is_available=services.is_available, status_form=StatusForm())
+                           today=bogota_date(), is_available=services.is_available, status_form=StatusForm())
 
 
 def _listing_data(form, product_id) -> services.ListingData:
@@ -180,7 +181,7 @@ def new_listing():
     form = ListingForm()
     form.set_choices(product, services.collection_points(coop), _lang())
     if request.method == "GET":
-        today = date.today()
+        today = bogota_date()
         form.harvest_date.data = form.available_from.data = today
         form.unit.data = product.usual_units[0] if product.usual_units else "kg"
         return _form_page(form, product, coop)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,12 @@ def bogota_date(moment: datetime | None = None) -> date:
     is UTC, as stored: SQLite gives stored times back without theirs."""
     moment = utcnow() if moment is None else moment
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(BOGOTA).date()
+
+
+def bogota_day_start(day: date) -> datetime:
+    """The first instant of a Colombian calendar day, in UTC: where a filter "from this day"
+    begins and a filter "to the day before" ends."""
+    return datetime.combine(day, time(0), BOGOTA).astimezone(UTC)
 
 
 class Municipality(db.Model):

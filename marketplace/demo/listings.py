@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from marketplace.accounts.models import Cooperative, OrgStatus, Role
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 
 # Which catalogue products each kind of cooperative offers, and typical farm-gate COP/kg.
@@ -53,7 +54,7 @@ def _demo_photo(slug: str, rng: random.Random) -> bytes:
 def seed_listings(rng: random.Random) -> int:
     """Two or three listings per verified cooperative that has none yet, priced near the
     SIPSA reference (or a typical farm-gate price), some with a photo made locally."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from flask import current_app
 
@@ -64,7 +65,7 @@ def seed_listings(rng: random.Random) -> int:
     seed_catalogue()
     products = {p.slug: p for p in db.session.scalars(select(Product))}
     storage = photos.LocalStorage(current_app.config["UPLOAD_FOLDER"])
-    today = date.today()
+    today = bogota_date()
     created = 0
     coops = db.session.scalars(select(Cooperative).where(Cooperative.status == OrgStatus.VERIFIED).order_by(Cooperative.id))
     for coop in coops:

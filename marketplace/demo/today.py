@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from marketplace.accounts.models import Membership, OrgStatus, Role, User
-from marketplace.core.models import utcnow
+from marketplace.core.models import bogota_date, utcnow
 from marketplace.demo.history import HISTORY_KEY
 from marketplace.extensions import db
 
@@ -18,7 +18,7 @@ def seed_orders(rng: random.Random, password: str) -> int:
     """Orders in every state, paid by card and by invoice, through the real services, so
     the demo cooperative, buyer and staff each have work waiting on first login.
     Skipped when any order exists besides the past year's (``seed_history``)."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from sqlalchemy import or_
 
@@ -45,7 +45,7 @@ def seed_orders(rng: random.Random, password: str) -> int:
 
     def listings_of(coop_id=None):
         stmt = select(Listing).where(Listing.status == ListingStatus.ACTIVE, Listing.available_kg > 100,
-                                     Listing.available_until >= date.today())
+                                     Listing.available_until >= bogota_date())
         stmt = stmt.where(Listing.cooperative_id == coop_id) if coop_id else stmt.where(Listing.cooperative_id != home.id)
         return list(db.session.scalars(stmt.order_by(Listing.id)))
 
@@ -70,7 +70,7 @@ def seed_orders(rng: random.Random, password: str) -> int:
                 .where(Membership.organisation_id == coop_id, Membership.role == Role.COOP_MANAGER))
         return managers[coop_id]
 
-    today = date.today()
+    today = bogota_date()
     # (final state of every part, payment, a shortfall or rejection at delivery)
     plan = [
         ("placed", "invoice", None), ("placed", "card", None), ("accepted", "card", None),
@@ -157,7 +157,7 @@ def seed_demands() -> int:
     """Open demands of the demo buyer: one the demo cooperative has answered (with the
     optimiser's proposal ready to read), one asking for at least half from PDET
     municipalities. Skipped when any demand exists."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from marketplace.catalog.models import Listing, ListingStatus
     from marketplace.matching import services as matching
@@ -171,10 +171,10 @@ def seed_demands() -> int:
         return 0
     own = list(db.session.scalars(select(Listing).where(
         Listing.cooperative_id == coop_user.organisation.id, Listing.status == ListingStatus.ACTIVE,
-        Listing.available_kg > 100, Listing.available_until >= date.today()).order_by(Listing.id)))
+        Listing.available_kg > 100, Listing.available_until >= bogota_date()).order_by(Listing.id)))
     if not own:
         return 0
-    today = date.today()
+    today = bogota_date()
     site = buyer_user.organisation.delivery_sites[0]
     first = own[0]
     start, end = max(today + timedelta(days=5), first.available_from), today + timedelta(days=25)

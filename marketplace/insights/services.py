@@ -27,7 +27,14 @@ from marketplace.catalog.display import product_name
 from marketplace.catalog.models import Product
 from marketplace.core import audit
 from marketplace.core.errors import DomainError, Forbidden, NotFound
-from marketplace.core.models import BOGOTA, AuditEvent, Municipality, utcnow
+from marketplace.core.models import (
+    BOGOTA,
+    AuditEvent,
+    Municipality,
+    bogota_date,
+    bogota_day_start,
+    utcnow,
+)
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 from marketplace.insights import indicators, rollups
@@ -166,7 +173,7 @@ def make_filters(start: date | None, end: date | None, product_id: int | None = 
                  default_months: int = 12) -> Filters:
     """Check the period and region; unknown products or regions and periods in the wrong
     order are refused with a message (nothing is read)."""
-    today = today or date.today()
+    today = today or bogota_date()
     end = month_of(end) if end else month_of(today)
     start = month_of(start) if start else add_months(end, -(default_months - 1))
     if start > end:
@@ -752,9 +759,9 @@ def audit_statement(f: AuditFilters):
     if f.action:
         stmt = stmt.where(AuditEvent.action.like(f"{f.action.strip()[:60]}%"))
     if f.start:
-        stmt = stmt.where(AuditEvent.occurred_at >= f.start)
+        stmt = stmt.where(AuditEvent.occurred_at >= bogota_day_start(f.start))
     if f.end:
-        stmt = stmt.where(AuditEvent.occurred_at < date.fromordinal(f.end.toordinal() + 1))
+        stmt = stmt.where(AuditEvent.occurred_at < bogota_day_start(f.end + timedelta(days=1)))
     return stmt.order_by(AuditEvent.id.desc())
 
 

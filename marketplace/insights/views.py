@@ -28,7 +28,7 @@ from marketplace.core import csvout, geography
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.formatting import cop, kg, number, percent
-from marketplace.core.models import BOGOTA, AuditEvent, Municipality
+from marketplace.core.models import BOGOTA, AuditEvent, Municipality, bogota_date
 from marketplace.core.types import parse_decimal
 from marketplace.core.web import known_args, link_args
 from marketplace.extensions import db
@@ -82,7 +82,7 @@ def _export(name: str, header: list[str], rows) -> Response:
     temporary file, then streamed and deleted). Times are written in Bogotá's clock, each
     with its offset in the CSV; the header of a column of times says "hora de Bogotá"."""
     kind = request.args.get("formato")
-    stamp = date.today().isoformat()
+    stamp = bogota_date().isoformat()
     if kind == "xlsx":
         path = exports.xlsx_file(header, rows, name, lang=_lang(), zone=BOGOTA)
         response = Response(exports.iter_file(path),
@@ -453,7 +453,7 @@ def buyer_report():
     if kind == "pdf":
         body = report_pdf.buyer_report_pdf(report.as_dict(), lang=_lang())
         response = Response(body, mimetype="application/pdf")
-        response.headers["Content-Disposition"] = f'attachment; filename="impacto-{date.today().isoformat()}.pdf"'
+        response.headers["Content-Disposition"] = f'attachment; filename="impacto-{bogota_date().isoformat()}.pdf"'
         return response
     if _wants_export():
         header = [_("Municipio"), _("Departamento"), _("Subregión PDET"), _("Producto"), _("Kg"), _("COP")]

@@ -5,7 +5,6 @@ Functions take plain values and the acting user, flush, and leave the commit to 
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -15,6 +14,7 @@ from marketplace.accounts.models import User
 from marketplace.catalog import display
 from marketplace.catalog.models import Listing
 from marketplace.core.errors import DomainError, NotFound
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 from marketplace.orders.common import (
     MAX_LINES,
@@ -38,7 +38,7 @@ def cart(user: User) -> list[CartItem]:
 
 def add_to_cart(actor: User, listing_id: int, quantity: Decimal | None, unit: str | None) -> CartItem:
     require_can_buy(actor)  # pending buyers browse, but do not fill a cart
-    listing = _check_listing(db.session.get(Listing, listing_id), date.today(), None, "quantity")
+    listing = _check_listing(db.session.get(Listing, listing_id), bogota_date(), None, "quantity")
     kg = _line_kg(listing, quantity, unit, "quantity")
     if kg > listing.available_kg:
         raise DomainError(_l("De %(product)s quedan %(kg)s.", product=display.product_name(listing.product),

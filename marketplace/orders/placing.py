@@ -276,7 +276,7 @@ def quote(actor: User, request: OrderRequest, today: date | None = None,
     the cooperative's minimum lot. Only services pass them, never a buyer's request.
     """
     agreed_prices = agreed_prices or {}
-    today = today or date.today()
+    today = today or bogota_date()
     buyer = require_can_buy(actor)  # pending buyers browse, but do not quote
     rows = []
     if request.delivery_site_id:

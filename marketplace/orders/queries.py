@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from marketplace.accounts.models import Buyer, Cooperative
 from marketplace.catalog.models import Listing
 from marketplace.core.errors import DomainError
+from marketplace.core.models import bogota_date, bogota_day_start
 from marketplace.extensions import db
 from marketplace.orders.models import (
     CLOSED_WITHOUT_SALE,
@@ -117,7 +118,7 @@ def cooperative_sales(cooperative_id: int, filter_name: str | None = None, page:
 
 
 def overdue_invoices(today: date | None = None) -> list[Order]:
-    today = today or date.today()
+    today = today or bogota_date()
     return list(db.session.scalars(
         select(Order).where(Order.payment_method == PaymentMethod.INVOICE,
                             Order.payment_status == PaymentStatus.PENDING, Order.invoice_due_date < today)
@@ -153,7 +154,7 @@ def paid_prices(product_id: int, grade_id: int | None, department_code: str, sta
         .join(Listing, Listing.id == OrderLine.listing_id)
         .where(OrderLine.product_id == product_id, Listing.department_code == department_code,
                OrderPart.status.not_in([s.value for s in CLOSED_WITHOUT_SALE]),
-               func.date(Order.placed_at) >= start, func.date(Order.placed_at) <= end)
+               Order.placed_at >= bogota_day_start(start), Order.placed_at < bogota_day_start(end + timedelta(days=1)))
     )
     if grade_id is not None:
         stmt = stmt.where(OrderLine.grade_id == grade_id)

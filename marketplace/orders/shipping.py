@@ -20,7 +20,7 @@ from marketplace.catalog.display import product_name
 from marketplace.catalog.models import CollectionPoint
 from marketplace.core import audit
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
-from marketplace.core.models import utcnow
+from marketplace.core.models import bogota_date, utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 from marketplace.logistics import costing
@@ -173,7 +173,7 @@ def _carrier(data: ShipmentData) -> tuple[int | None, str | None]:
 def create_shipment(actor: User, data: ShipmentData, today: date | None = None) -> Shipment:
     """A cooperative ships some of its accepted or ready parts to one delivery site; the legs
     and their estimated cost come from the quote (first-mile legs, then the road)."""
-    today = today or date.today()
+    today = today or bogota_date()
     coop = _coop_id(actor)
     if coop is None and not actor.is_admin:
         raise Forbidden(_l("Solo las cooperativas y el equipo del programa crean envíos."))
@@ -233,7 +233,7 @@ def dispatch(actor: User, shipment: Shipment, today: date | None = None) -> None
     for part in parts:
         services.ship(actor, part)
     shipment.status = "in_transit"
-    shipment.actual_pickup = today or date.today()
+    shipment.actual_pickup = today or bogota_date()
     audit.record("shipment.dispatched", "shipment", shipment.id, actor=actor)
 
 

@@ -14,6 +14,7 @@ from marketplace.core import geography
 from marketplace.core.access import staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.formatting import cop
+from marketplace.core.models import bogota_date
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
@@ -67,7 +68,7 @@ def new_shipment():
             db.session.rollback()
             error = exc.message
             parts = shipping.shippable_parts(current_user.organisation)
-    today = date.today()
+    today = bogota_date()
     return render_template("orders/shipment_new.html", parts=parts, form=form, error=error,
                            carriers=shipping.carriers(), pickup=request.form.get("planned_pickup", today.isoformat()),
                            delivery=request.form.get("planned_delivery", (today + timedelta(days=2)).isoformat()),
@@ -158,7 +159,7 @@ def report():
 def route_planner():
     plan, error = None, None
     form = PlainForm()
-    day = _date("day") or date.today() + timedelta(days=1)
+    day = _date("day") or bogota_date() + timedelta(days=1)
     department = request.values.get("department", "")
     depot_code = request.values.get("depot", "")
     mode = request.values.get("mode", "small_truck")

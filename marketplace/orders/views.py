@@ -4,7 +4,7 @@ the Stripe webhook. Every page works without JavaScript except the card form its
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -20,6 +20,7 @@ from marketplace.catalog.units import UNITS
 from marketplace.core import idempotency, uploads
 from marketplace.core.access import admin_required, roles_required, staff_required
 from marketplace.core.errors import DomainError
+from marketplace.core.models import bogota_date
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import csrf, db, limiter
 from marketplace.orders import payments, services
@@ -166,7 +167,7 @@ def _checkout_form(buyer) -> CheckoutForm:
         methods.insert(0, ("card", _("Tarjeta (Stripe)")))
     form.payment_method.choices = methods
     if request.method == "GET":
-        today = date.today()
+        today = bogota_date()
         form.window_start.data = today + timedelta(days=3)
         form.window_end.data = today + timedelta(days=10)
         form.payment_method.data = methods[0][0]
@@ -245,7 +246,7 @@ def order_page(order_id: int):
     order = services.visible_order(current_user, order_id)
     services.sweep()
     db.session.commit()
-    return render_template("orders/order.html", order=order, form=PlainForm(), today=date.today(),
+    return render_template("orders/order.html", order=order, form=PlainForm(), today=bogota_date(),
                            due=services.payment_due(order), is_buyer=current_user.has_role(*BUYER))
 
 
@@ -432,7 +433,7 @@ def admin_orders():
     return render_template("orders/admin_orders.html", orders=orders, invoices=services.open_invoices(),
                            overdue={o.id for o in services.overdue_invoices()}, disputes=services.open_disputes(),
                            owed_back=services.money_owed_back(), charge_backs=services.recent_charge_backs(),
-                           payouts=services.payouts_due(), form=PlainForm(), today=date.today())
+                           payouts=services.payouts_due(), form=PlainForm(), today=bogota_date())
 
 
 @bp.post("/admin/pedidos/<int:order_id>/factura-pagada")

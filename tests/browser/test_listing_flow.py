@@ -1,13 +1,14 @@
 """On a phone, a cooperative lists a harvest in arrobas with a photo; a buyer finds it by
 product and department and sees its price per kg."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
 from marketplace.catalog.catalogue import seed_catalogue
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -39,7 +40,7 @@ def test_list_in_arrobas_with_a_photo_and_find_it(app, factory, phone, tmp_path)
     page.get_by_label("Cantidad").fill("40")
     page.get_by_label("Unidad", exact=True).select_option("arroba")
     page.get_by_label("Precio por unidad (COP)").fill("150.000")
-    page.get_by_label("Disponible hasta").fill((date.today() + timedelta(days=30)).isoformat())
+    page.get_by_label("Disponible hasta").fill((bogota_date() + timedelta(days=30)).isoformat())
     page.get_by_label("O un nuevo centro de acopio o vereda").fill("Vereda La Playa")
     page.get_by_label("Orgánico").check()
     page.get_by_label("Fotos (hasta 3; JPEG, PNG o WebP de hasta 8 MB)").set_input_files(str(photo))

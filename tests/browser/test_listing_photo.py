@@ -2,7 +2,7 @@
 back and the fix is sent without choosing it again. The phone shrank it before sending."""
 
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from PIL import Image
@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 
 from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Listing
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -74,7 +75,7 @@ def test_a_refused_listing_keeps_its_photo_and_the_phone_shrinks_it(app, factory
     page.get_by_label("Cantidad").fill("0")
     page.get_by_label("Unidad", exact=True).select_option("arroba")
     page.get_by_label("Precio por unidad (COP)").fill("150.000")
-    page.get_by_label("Disponible hasta").fill((date.today() + timedelta(days=30)).isoformat())
+    page.get_by_label("Disponible hasta").fill((bogota_date() + timedelta(days=30)).isoformat())
     page.get_by_label("O un nuevo centro de acopio o vereda").fill("Vereda La Playa")
     page.get_by_label("Fotos (hasta 3; JPEG, PNG o WebP de hasta 8 MB)").set_input_files(str(photo))
     page.get_by_role("button", name="Publicar").click()

@@ -2,7 +2,7 @@
 is kept on the phone as "pendiente de enviar" and sent when the connection returns, once,
 even when the same draft is sent again after a reload."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from PIL import Image
@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Listing, ListingPhoto, Product
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -64,7 +65,7 @@ def test_a_listing_made_offline_is_sent_once_when_the_connection_returns(app, fa
     page.get_by_label("Cantidad").fill("40")
     page.get_by_label("Unidad", exact=True).select_option("arroba")
     page.get_by_label("Precio por unidad (COP)").fill("150.000")
-    page.get_by_label("Disponible hasta").fill((date.today() + timedelta(days=30)).isoformat())
+    page.get_by_label("Disponible hasta").fill((bogota_date() + timedelta(days=30)).isoformat())
     page.get_by_label("O un nuevo centro de acopio o vereda").fill("Vereda La Playa")
     page.locator("input[type=file][name=photos]").set_input_files(str(photo))
     page.get_by_role("button", name="Publicar").click()

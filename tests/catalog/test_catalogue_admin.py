@@ -1,12 +1,12 @@
 """Staff curate the catalogue: only platform admins change it, and nothing outside it can be listed."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from marketplace.catalog.catalogue import CATALOGUE, seed_catalogue
 from marketplace.catalog.models import Grade, Listing, Product
-from marketplace.core.models import AuditEvent
+from marketplace.core.models import AuditEvent, bogota_date
 from marketplace.extensions import db
 from tests.accounts.helpers import field_error
 from tests.conftest import login
@@ -75,7 +75,7 @@ def test_retired_products_and_grades_cannot_be_listed(app, factory):
         db.session.commit()
     client = app.test_client()
     login(client, manager)
-    today = date.today()
+    today = bogota_date()
     form = {"grade": str(other_grade), "quantity": "10", "unit": "kg", "price": "1500",
             "harvest_date": today.isoformat(), "available_from": today.isoformat(),
             "available_until": (today + timedelta(days=9)).isoformat(), "collection_point": "0", "new_point": "Acopio"}

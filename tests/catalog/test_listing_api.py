@@ -1,17 +1,18 @@
 """The listings API: cooperatives manage their own, buyers search, nobody else writes."""
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Listing, Product
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 from tests.conftest import login
 
-TODAY = date.today()
+TODAY = bogota_date()
 
 
 def _token(app, person) -> dict:
@@ -97,3 +98,24 @@ def test_others_cannot_write_and_buyers_search(app, factory, cacao):
     assert none["total"] == 0
     with app.app_context():
         assert str(db.session.get(Listing, listing_id).price_per_kg) == "12000.00"  # untouched
+
+
+def test_an_evening_listing_in_colombia_may_start_on_colombias_today(app, factory, cacao, monkeypatch):
+    """At 23:30 in Bogotá it is already tomorrow in UTC: a listing available from the
+    cooperative's today must still be accepted, and one from yesterday refused."""
+    from datetime import UTC, datetime
+
+    from marketplace.core import models as core_models
+
+    _coop, manager = factory.cooperative()
+    headers = _token(app, manager)
+    evening = datetime(2026, 12, 8, 4, 30, tzinfo=UTC)  # 7 December, 23:30 in Bogotá
+    monkeypatch.setattr(core_models, "utcnow", lambda: evening)
+    day = "2026-12-07"
+    client = app.test_client()
+    body = _body(cacao, harvest_date=day, available_from=day, available_until="2026-12-27")
+    created = client.post("/api/v1/listings", json=body, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    earlier = client.post("/api/v1/listings", json=_body(cacao, harvest_date=day, available_from="2026-12-06",
+                                                         available_until="2026-12-27"), headers=headers)
+    assert earlier.status_code == 422 and "pasado" in earlier.get_json()["message"]

@@ -3,7 +3,7 @@ touches another cooperative's listing."""
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,11 +14,12 @@ from marketplace.accounts.models import DeliverySite
 from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Listing, ListingChange, ListingPhoto, Product
 from marketplace.core.geography import great_circle_km
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 from tests.accounts.helpers import field_error
 from tests.conftest import login
 
-TODAY = date.today()
+TODAY = bogota_date()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ first, and expired listings offer only what still applies."""
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,12 +14,12 @@ from sqlalchemy import func, select, update
 from marketplace.catalog import pending
 from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Listing, ListingPhoto, ListingStatus, PendingUpload, Product
-from marketplace.core.models import utcnow
+from marketplace.core.models import bogota_date, utcnow
 from marketplace.extensions import db
 from tests.accounts.helpers import field_error
 from tests.conftest import login
 
-TODAY = date.today()
+TODAY = bogota_date()
 TOKEN = re.compile(r'name="foto_pendiente" value="([^"]+)"')
 
 

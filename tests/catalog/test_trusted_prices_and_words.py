@@ -5,7 +5,7 @@ shown beside kg, plurals in both languages), pesos, kilometres and Spanish colla
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,11 +18,12 @@ from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Listing, Product
 from marketplace.core import formatting
 from marketplace.core.errors import DomainError
+from marketplace.core.models import bogota_date
 from marketplace.core.text import collation_key, sort_names
 from marketplace.extensions import db
 from tests.conftest import login
 
-TODAY = date.today()
+TODAY = bogota_date()
 D = Decimal
 TUMACO = (1.807399, -78.764073)
 

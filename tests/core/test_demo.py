@@ -3,7 +3,6 @@ sales behind the staff dashboards, and running it again duplicates nothing."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from marketplace import demo
 from marketplace.accounts.models import User
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Listing, Product
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 from marketplace.insights import services as insights
 from marketplace.insights.models import SaleFact
@@ -57,7 +57,7 @@ def test_seed_demo_has_orders_and_demands_and_is_idempotent(app):
 
 def test_seed_demo_has_a_year_of_sales_the_dashboards_show(app):
     assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
-    this_month = date.today().replace(day=1)
+    this_month = bogota_date().replace(day=1)
     months = [insights.add_months(this_month, n) for n in range(-12, 0)]
     with app.app_context():
         past = list(db.session.scalars(_history().order_by(Order.id)))

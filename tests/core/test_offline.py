@@ -6,7 +6,7 @@ import json
 import re
 import threading
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,10 +15,11 @@ from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Listing, Product
 from marketplace.core import idempotency
 from marketplace.core.idempotency import IdempotencyKey
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 from tests.conftest import login
 
-TODAY = date.today()
+TODAY = bogota_date()
 
 
 @pytest.fixture

@@ -325,3 +325,23 @@ def test_the_audit_trail_survives_the_last_representable_day(app, scene):
     client = app.test_client()
     response = client.get(f"{API}/audit-events?end=9999-12-31", headers=scene.staff)
     assert response.status_code in (200, 422), response.status_code
+
+
+def test_the_audit_trail_filters_by_colombian_calendar_days(app, scene):
+    """23:30 on 7 December in Bogotá is 04:30 on the 8th in UTC: staff asking for the 7th
+    find it, and asking for the 8th do not."""
+    with app.app_context():
+        db.session.add(AuditEvent(occurred_at=datetime(2026, 12, 8, 4, 30, tzinfo=UTC), action="evening.check",
+                                  object_type="evening", object_id="1"))
+        db.session.add(AuditEvent(occurred_at=datetime(2026, 12, 8, 5, 30, tzinfo=UTC), action="evening.check",
+                                  object_type="evening", object_id="2"))
+        db.session.commit()
+    client = app.test_client()
+
+    def ids(start, end):
+        body = _get(client, f"audit-events?action=evening.check&start={start}&end={end}", scene.staff).get_json()
+        return sorted(e["object_id"] for e in body["items"])
+
+    assert ids("2026-12-07", "2026-12-07") == ["1"]
+    assert ids("2026-12-08", "2026-12-08") == ["2"]
+    assert ids("2026-12-07", "2026-12-08") == ["1", "2"]

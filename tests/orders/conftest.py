@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,10 +14,11 @@ from marketplace.accounts.models import User
 from marketplace.catalog import services as catalog_services
 from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Product
+from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 from tests.conftest import Person, login
 
-TODAY = date.today()
+TODAY = bogota_date()
 
 
 @dataclass
