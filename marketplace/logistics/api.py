@@ -29,18 +29,31 @@ def list_modes():
 @blp.arguments(RouteQuoteInputSchema)
 @blp.response(200, RouteQuoteSchema)
 @blp.alt_response(403, response="DEFAULT_ERROR", description="Empresa compradora aún sin verificar.")
-@blp.alt_response(404, response="DEFAULT_ERROR", description="Centro de acopio o sitio de entrega no visible para usted.")
-@blp.alt_response(422, response="DEFAULT_ERROR", description="No se puede cotizar ese recorrido.")
+@blp.alt_response(404, response="DEFAULT_ERROR", description="Centro de acopio o sitio de entrega no visible para usted, o municipio inexistente.")
+@blp.alt_response(422, response="DEFAULT_ERROR", description="Datos inválidos (p. ej. ningún destino o los dos) o recorrido imposible de cotizar.")
 def quote(values):
-    """Cotizar mover una cantidad de un centro de acopio a un sitio de entrega, por tramos
+    """Cotizar mover una cantidad de un centro de acopio a un sitio de entrega o a un municipio, por tramos
 
-    Un comprador verificado cotiza hacia sus propios sitios de entrega, desde centros de acopio
-    de ofertas que puede ver; una cooperativa desde sus propios centros de acopio hacia los
+    El destino es un sitio de entrega (`delivery_site_id`) o la cabecera de un municipio
+    (`municipality_code`, código DIVIPOLA), uno de los dos. Un comprador verificado cotiza
+    desde centros de acopio de ofertas que puede ver (activas, vigentes y con kilos) hacia sus
+    propios sitios de entrega; una cooperativa desde sus propios centros de acopio hacia los
     sitios de los pedidos y solicitudes que atiende; el equipo del programa, cualquier
-    recorrido. Cualquier otro recorrido responde 404.
+    recorrido. Los municipios son públicos: quien puede cotizar desde un centro de acopio puede
+    cotizar desde él hacia cualquier municipio. Cualquier otro recorrido responde 404. Los
+    tramos hasta la carretera llevan la descripción que escribió la cooperativa solo para ella
+    y el equipo del programa; los demás leen el tipo de camino.
     """
-    point, site = policy.quotable(g.api_user, values["collection_point_id"], values["delivery_site_id"])
-    result = services.quote_for(point.id, site.id, values["quantity_kg"])
+    user = g.api_user
+    if values["municipality_code"] is not None:
+        point, municipality = policy.quotable_to_municipality(user, values["collection_point_id"],
+                                                              values["municipality_code"])
+        result = services.quote_to_municipality(point.id, municipality.code, values["quantity_kg"],
+                                                describe_first_mile=policy.can_read_first_mile(user, point))
+    else:
+        point, site = policy.quotable(user, values["collection_point_id"], values["delivery_site_id"])
+        result = services.quote_for(point.id, site.id, values["quantity_kg"],
+                                    describe_first_mile=policy.can_read_first_mile(user, point))
     return {
         "quantity_kg": values["quantity_kg"], "total_cop": result.total_cop, "per_kg_cop": result.per_kg_cop,
         "legs": [{"mode": pl.leg.mode.code, "kind": pl.leg.kind, "from_label": pl.from_label, "to_label": pl.to_label,

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.core.schemas import DecimalString, decimal_out
 
 ID = validate.Range(min=1, max=2_000_000_000)
 
 
-
 class RouteQuoteInputSchema(Schema):
     collection_point_id = fields.Integer(required=True, validate=ID)
-    delivery_site_id = fields.Integer(required=True, validate=ID)
+    delivery_site_id = fields.Integer(load_default=None, validate=ID, metadata={
+        "description": "Sitio de entrega de destino. Envíe este o municipality_code, no los dos."})
+    municipality_code = fields.String(load_default=None, validate=validate.Regexp(
+        r"^\d{5}$", error="Escriba el código DIVIPOLA del municipio: 5 cifras, por ejemplo 11001."), metadata={
+        "description": "Código DIVIPOLA del municipio de destino (su cabecera). Envíe este o delivery_site_id, "
+                       "no los dos.", "example": "11001"})
     quantity_kg = DecimalString("Kg a mover.", required=True)
+
+    @validates_schema
+    def one_destination(self, data, **kwargs):
+        if (data.get("delivery_site_id") is None) == (data.get("municipality_code") is None):
+            raise ValidationError("Indique el destino: delivery_site_id (un sitio de entrega) o municipality_code "
+                                  "(un municipio), uno de los dos.", "delivery_site_id")
 
 
 class QuoteLegSchema(Schema):

@@ -17,8 +17,9 @@ from sqlalchemy.orm import lazyload
 
 from marketplace.accounts.models import DeliverySite, User
 from marketplace.catalog.models import CollectionPoint
-from marketplace.core import audit
+from marketplace.core import audit, geography
 from marketplace.core.errors import DomainError, Forbidden, NotFound
+from marketplace.core.models import Municipality
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 from marketplace.logistics import costing
@@ -273,17 +274,21 @@ class Quoter:
         distances = db.session.scalars(_DISTANCES[point_ids is not None, site_ids is not None], params)
         return cls(active_modes(), {(d.collection_point_id, d.delivery_site_id): d for d in distances}, by_point)
 
-    def quote(self, point, site, quantity_kg: Decimal) -> Quote:
+    def quote(self, point, site, quantity_kg: Decimal, *, describe_first_mile: bool = True) -> Quote:
         """From a collection point (its first-mile legs, then the road) to a delivery site.
-        ``point`` and ``site`` need id, name, latitude and longitude."""
+        ``point`` and ``site`` need id, name, latitude and longitude; a site whose id is None
+        (a municipality's seat) has no staff-set road distance. Without
+        ``describe_first_mile`` the first-mile legs are named by their kind of way, not by the
+        cooperative's own descriptions."""
         legs: list[PlannedLeg] = []
         here = point.name
         for access in self.access.get(point.id, []):
             mode = self.modes.get(access.mode_code)
-            to_label = access.description or str(LEG_KINDS.get(access.kind, access.kind))
+            kind = str(LEG_KINDS.get(access.kind, access.kind))
+            to_label = (access.description or kind) if describe_first_mile else kind
             legs.append(PlannedLeg(costing.Leg(mode, access.km, access.terrain, access.kind), here, to_label))
             here = to_label
-        known = self.distances.get((point.id, site.id))
+        known = self.distances.get((point.id, site.id)) if site.id is not None else None
         if known is not None:
             km, terrain = known.road_km, known.terrain
         else:
@@ -302,14 +307,47 @@ class Quoter:
         return Quote(tuple(legs), priced)
 
 
-def quote_for(point_id: int, site_id: int, quantity_kg: Decimal) -> Quote:
+@dataclass(frozen=True)
+class MunicipalSeat:
+    """A municipality as a destination: its seat's DIVIPOLA coordinates and its label. It is
+    no delivery site (``id`` None), so the road is the straight line times the circuity, on
+    rolling terrain, as for any site without a staff-set distance."""
+
+    name: str
+    latitude: Decimal
+    longitude: Decimal
+    id: None = None
+
+    @classmethod
+    def of(cls, municipality: Municipality) -> MunicipalSeat:
+        return cls(municipality.label, municipality.latitude, municipality.longitude)
+
+
+def _check_quantity(quantity_kg: Decimal | None) -> None:
+    if quantity_kg is None or quantity_kg <= 0 or quantity_kg > Decimal("10000000"):
+        raise DomainError(COST_MESSAGES["quantity_not_positive"], "quantity_kg")
+
+
+def quote_for(point_id: int, site_id: int, quantity_kg: Decimal, *, describe_first_mile: bool = True) -> Quote:
     point = db.session.get(CollectionPoint, point_id)
     site = db.session.get(DeliverySite, site_id)
     if point is None or site is None:
         raise NotFound(_l("No encontramos ese centro de acopio o sitio de entrega."))
-    if quantity_kg is None or quantity_kg <= 0 or quantity_kg > Decimal("10000000"):
-        raise DomainError(COST_MESSAGES["quantity_not_positive"], "quantity_kg")
-    return Quoter.load([point.id], [site.id]).quote(point, site, quantity_kg)
+    _check_quantity(quantity_kg)
+    return Quoter.load([point.id], [site.id]).quote(point, site, quantity_kg, describe_first_mile=describe_first_mile)
+
+
+def quote_to_municipality(point_id: int, code: str, quantity_kg: Decimal, *,
+                          describe_first_mile: bool = True) -> Quote:
+    """From a collection point to a municipality's seat (DIVIPOLA code), by the same legs and
+    costs as a quote to a delivery site."""
+    point = db.session.get(CollectionPoint, point_id)
+    municipality = geography.get_municipality(code)
+    if point is None or municipality is None:
+        raise NotFound(_l("No encontramos ese centro de acopio o municipio."))
+    _check_quantity(quantity_kg)
+    return Quoter.load([point.id], []).quote(point, MunicipalSeat.of(municipality), quantity_kg,
+                                              describe_first_mile=describe_first_mile)
 
 
 def places() -> tuple[list[CollectionPoint], list[DeliverySite]]:
