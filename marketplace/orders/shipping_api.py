@@ -10,12 +10,11 @@ from marshmallow import Schema, fields, validate
 from marketplace.accounts.api import secured
 from marketplace.core.schemas import DecimalString, UTCDateTime, decimal_out
 from marketplace.extensions import csrf, db
-from marketplace.orders import shipping
+from marketplace.orders import shipment_view, shipping
 
 blp = Blueprint("shipping-api", __name__, description="Envíos de pedidos y su costo real.")
 csrf.exempt(blp)  # bearer tokens, no cookies
 ID = validate.Range(min=1, max=2_000_000_000)
-
 
 
 class ShipmentLegSchema(Schema):
@@ -27,14 +26,29 @@ class ShipmentLegSchema(Schema):
     to_label = fields.String(required=True)
     km = decimal_out("Km.", required=True)
     trips = fields.Integer(required=True)
-    estimated_cop = decimal_out("COP estimados.", required=True)
-    actual_cop = decimal_out("COP reales (vacío hasta registrarlos).", required=True, allow_none=True)
+    estimated_cop = decimal_out("COP estimados (vacío para el transportador en un tramo que paga la cooperativa).",
+                                required=True, allow_none=True)
+    actual_cop = decimal_out("COP reales (vacío hasta registrarlos, o si no le corresponde verlos).", required=True,
+                             allow_none=True)
     paid_by = fields.String(required=True, metadata={"description": "cooperative o platform."})
 
 
 class ShipmentStopSchema(Schema):
     part_id = fields.Integer(required=True)
+    order_number = fields.String(required=True)
+    cooperative_id = fields.Integer(required=True)
+    cooperative = fields.String(required=True)
+    place = fields.String(required=True, metadata={"description": "Centro de acopio donde se recoge."})
+    municipality_code = fields.String(required=True, metadata={"description": "Código DIVIPOLA del acopio."})
+    municipality = fields.String(required=True)
     kg = decimal_out("Kg.", required=True)
+    last_mile_cop = decimal_out("Costo de mover esta parte (real si se registró, si no el estimado); vacío para el "
+                                "transportador.", required=True, allow_none=True)
+    last_mile_per_kg = decimal_out("Ese costo por kg; vacío para el transportador.", required=True, allow_none=True)
+    last_mile_share = decimal_out("Parte del precio puesto en destino (0 a 1); vacío para el transportador.",
+                                  required=True, allow_none=True)
+    last_mile_actual = fields.Boolean(required=True, allow_none=True,
+                                      metadata={"description": "Si el costo es el real; vacío para el transportador."})
 
 
 class ShipmentSchema(Schema):
@@ -47,10 +61,17 @@ class ShipmentSchema(Schema):
     planned_delivery = fields.Date(required=True)
     actual_pickup = fields.Date(required=True, allow_none=True)
     actual_delivery = fields.Date(required=True, allow_none=True)
-    estimated_cop = decimal_out("COP estimados.", required=True)
-    actual_cop = decimal_out("COP reales.", required=True, allow_none=True)
-    legs = fields.List(fields.Nested(ShipmentLegSchema), required=True)
-    stops = fields.List(fields.Nested(ShipmentStopSchema), required=True)
+    estimated_cop = decimal_out("COP estimados del envío; para el transportador, los de sus tramos; vacío para una "
+                                "cooperativa en una ruta compartida.", required=True, allow_none=True)
+    actual_cop = decimal_out("COP reales (vacío hasta registrarlos todos, o si no le corresponde verlos).",
+                             required=True, allow_none=True)
+    shared = fields.Boolean(required=True, metadata={"description": "Si lleva pedidos de varias cooperativas."})
+    other_stops = fields.Integer(required=True, metadata={
+        "description": "Paradas de otras cooperativas que usted no ve (ruta compartida)."})
+    legs = fields.List(fields.Nested(ShipmentLegSchema), required=True, metadata={
+        "description": "Vacío para una cooperativa en una ruta compartida."})
+    stops = fields.List(fields.Nested(ShipmentStopSchema), required=True, metadata={
+        "description": "Las paradas que usted puede ver: una cooperativa, solo las suyas."})
 
 
 class ShipmentInputSchema(Schema):
@@ -93,7 +114,7 @@ class PayoutAdjustmentSchema(Schema):
 @blp.response(200, ShipmentSchema(many=True))
 def list_shipments():
     """Los envíos que usted puede ver (los suyos; el equipo, todos)"""
-    return shipping.shipments_for(g.api_user)
+    return shipment_view.views_for(g.api_user, shipping.shipments_for(g.api_user))
 
 
 @blp.route("/shipments/<int:shipment_id>")
@@ -102,7 +123,7 @@ def list_shipments():
 @blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no es suyo.")
 def get_shipment(shipment_id):
     """Un envío"""
-    return shipping.visible_shipment(g.api_user, shipment_id)
+    return shipment_view.view_for(g.api_user, shipping.visible_shipment(g.api_user, shipment_id))
 
 
 @blp.route("/shipments", methods=["POST"])
@@ -119,7 +140,7 @@ def create_shipment(values):
         values["part_ids"], values["planned_pickup"], values["planned_delivery"], values["carrier_id"],
         values["carrier_name"]))
     db.session.commit()
-    return shipment
+    return shipment_view.view_for(g.api_user, shipment)
 
 
 @blp.route("/shipments/<int:shipment_id>/costs", methods=["POST"])
@@ -141,7 +162,7 @@ def record_costs(values, shipment_id):
     shipping.record_actual_costs(g.api_user, shipment, {leg["leg_id"]: leg["actual_cop"] for leg in values["legs"]},
                                  values["actual_pickup"], values["actual_delivery"], values["reason"])
     db.session.commit()
-    return shipment
+    return shipment_view.view_for(g.api_user, shipment)
 
 
 @blp.route("/payout-adjustments")
@@ -163,4 +184,4 @@ def dispatch(shipment_id):
     shipment = shipping.visible_shipment(g.api_user, shipment_id)
     shipping.dispatch(g.api_user, shipment)
     db.session.commit()
-    return shipment
+    return shipment_view.view_for(g.api_user, shipment)

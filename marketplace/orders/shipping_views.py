@@ -18,7 +18,7 @@ from marketplace.core.models import bogota_date
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import db
 from marketplace.logistics import services as logistics
-from marketplace.orders import adjustments, routes, shipping
+from marketplace.orders import adjustments, routes, shipment_view, shipping
 from marketplace.orders.forms import PlainForm
 
 bp = Blueprint("shipping", __name__, template_folder="templates")
@@ -39,7 +39,8 @@ def shipments():
         coop_parts = shipping.shippable_parts(current_user.organisation)
     if current_user.role and current_user.role.value == "carrier_manager":
         plans = routes.open_plans()
-    return render_template("orders/shipments.html", shipments=shipping.shipments_for(current_user),
+    views = shipment_view.views_for(current_user, shipping.shipments_for(current_user))
+    return render_template("orders/shipments.html", shipments=views,
                            shippable=coop_parts, plans=plans, describe=routes.describe, form=PlainForm())
 
 
@@ -82,10 +83,10 @@ def shipment_page(shipment_id: int):
     parts = shipping._parts(shipment)  # noqa: SLF001
     editable = shipping.editable_legs(current_user, shipment)
     closed = shipping.costs_closed(shipment, parts)
-    return render_template("orders/shipment.html", shipment=shipment, parts=parts, form=PlainForm(),
-                           can_record=shipping.can_record_costs(current_user, shipment), editable=editable,
-                           closed=closed, correcting=closed and bool(editable),
-                           last_mile=shipping.last_mile, mode_names=logistics.MODE_NAMES,
+    return render_template("orders/shipment.html", shipment=shipment_view.view_for(current_user, shipment),
+                           form=PlainForm(), can_record=shipping.can_record_costs(current_user, shipment),
+                           editable=editable, closed=closed, correcting=closed and bool(editable),
+                           mode_names=logistics.MODE_NAMES,
                            leg_kinds=logistics.LEG_KINDS,
                            moved=shipping.visible_adjustments(current_user, parts))
 
