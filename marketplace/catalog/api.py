@@ -8,7 +8,7 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
 from marketplace.accounts.api import secured
-from marketplace.accounts.models import Buyer, DeliverySite
+from marketplace.accounts.models import Buyer, DeliverySite, Role
 from marketplace.catalog import services
 from marketplace.catalog.models import Listing, ListingStatus
 from marketplace.catalog.schemas import (
@@ -38,6 +38,19 @@ def _with_links(listing):
         for p in listing.photos
     ]
     return listing
+
+
+class _WithoutPrices:
+    """A listing as a carrier sees it, through a shipment it drives: what it carries and
+    where, never what the produce is worth."""
+
+    price_per_unit = price_per_kg = None
+
+    def __init__(self, listing: Listing):
+        self._listing = listing
+
+    def __getattr__(self, name: str):
+        return getattr(self._listing, name)
 
 
 def _page(stmt, page: int, page_size: int) -> dict:
@@ -153,8 +166,9 @@ def _repeated(earlier: idempotency.Earlier):
 @blp.response(200, ListingSchema)
 @blp.alt_response(404, response="DEFAULT_ERROR", description="No existe o no es visible para usted.")
 def get_listing(listing_id):
-    """Una oferta"""
-    return _with_links(services.visible_listing(g.api_user, listing_id))
+    """Una oferta (un transportador, solo las de sus envíos y sin precio)"""
+    listing = _with_links(services.visible_listing(g.api_user, listing_id))
+    return _WithoutPrices(listing) if g.api_user.role == Role.CARRIER_MANAGER else listing
 
 
 @blp.route("/listings/<int:listing_id>", methods=["PATCH"])

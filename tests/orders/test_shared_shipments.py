@@ -232,3 +232,17 @@ def test_the_carrier_does_not_see_what_the_cooperatives_legs_cost(app, market, f
     assert mule_text not in page
     coop = _api(app, market.manager_a, f"/api/v1/shipments/{shipment_id}")
     assert [leg["estimated_cop"] for leg in coop["legs"]] == [mule_cost, road_cost]
+
+
+def test_the_carrier_sees_a_lot_it_carries_without_its_price(app, market, shared):
+    """Carriers see a listing only through the shipments they drive, and then not its price:
+    with the kilos it carries, the price per kg would give the order's value."""
+    page = _page(app, shared.carrier, f"/ofertas/{market.listing_a}")
+    assert shared.a.place in page
+    assert "10.000" not in page and "Precio" not in page
+    answer = _api(app, shared.carrier, f"/api/v1/listings/{market.listing_a}")
+    assert answer["price_per_kg"] is None and answer["price_per_unit"] is None
+    assert answer["available_kg"] == "700.000"
+    buyer = _api(app, market.buyer, f"/api/v1/listings/{market.listing_a}")
+    assert buyer["price_per_kg"] == "10000.00"
+    assert "$ 10.000" in _page(app, market.buyer, f"/ofertas/{market.listing_a}")
