@@ -395,6 +395,7 @@ def organisation(org_id: int):
         select(User.id, User.full_name).where(User.id.in_(actor_ids)))} if actor_ids else {}
     return render_template(
         "accounts/admin_organisation.html", org=org, form=form, history=history, people=people,
+        held_nit=services.held_nit(org),
         members=services.members_of(org), documents=docs.documents_of(current_user, org),
         review_form=DocumentReviewForm, kind_labels=docs.KIND_LABELS, doc_status_labels=docs.STATUS_LABELS,
     ), status_code

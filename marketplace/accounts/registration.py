@@ -1,9 +1,12 @@
-"""Registration with a phone number or e-mail that already has an account.
+"""Registration, or a change of login, with a phone number or e-mail that already has an account.
 
-Registration must not tell anyone whether a number or address is in use. When it is, the
+Neither must tell anyone whether a number or address is in use. When it is, the
 registration view answers exactly as for a new account (same redirect, same message, an
 equally shaped session cookie), nothing is created, and the owner of the existing account
 is told through that very number or address, with the way to recover their password.
+A change of one's own login phone or e-mail to one that belongs to another account answers
+as a change to a free one does, changes nothing, and tells that account's owner the same
+way (``login_claimed``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from marketplace.extensions import db
 
 NOTICE_KIND = "registration_attempt"
 ACTION = "user.registration_attempted"
+CLAIM_NOTICE_KIND = "login_claim_attempt"
+CLAIM_ACTION = "user.login_claim_refused"
 # One notice an hour at most, however often someone tries: a registration form must not
 # become a way to flood a person with messages.
 NOTICE_EVERY = timedelta(hours=1)
@@ -38,18 +43,38 @@ def attempted_on(owner_id: int, field: str, *, recover_link: str, remote_addr: s
     ``owner_id``. Does the work a registration does (a password hash), records it, and tells
     the owner on that number or address, at most once per ``NOTICE_EVERY``. Returns whether
     a notice was written."""
-    now = now or utcnow()
     # As much work as hashing a new account's password, so the answer takes as long.
     passwords.hash_password(secrets.token_urlsafe(16))
+    return _tell_owner(owner_id, field, kind=NOTICE_KIND, action=ACTION, link=recover_link,
+                       remote_addr=remote_addr, now=now)
+
+
+def login_claimed(owner_id: int, field: str, claimant: User, *, link: str, remote_addr: str | None = None,
+                  now: datetime | None = None) -> bool:
+    """``claimant`` tried to make the phone (``field == "phone"``) or e-mail of account
+    ``owner_id`` their own login. Nothing changed (``services.change_login`` saw to it); this
+    records the attempt (staff can see who tried) and tells the owner on that number or
+    address, at most once per ``NOTICE_EVERY``. Returns whether a notice was written."""
+    return _tell_owner(owner_id, field, kind=CLAIM_NOTICE_KIND, action=CLAIM_ACTION, link=link,
+                       remote_addr=remote_addr, now=now, actor=claimant)
+
+
+def _tell_owner(owner_id: int, field: str, *, kind: str, action: str, link: str, remote_addr: str | None,
+                now: datetime | None, actor: User | None = None) -> bool:
+    now = now or utcnow()
     owner = db.session.get(User, owner_id)
     if owner is None:
         return False
     recent = db.session.scalar(
         select(func.count()).select_from(AuditEvent)
-        .where(AuditEvent.action == ACTION, AuditEvent.object_type == "user",
+        .where(AuditEvent.action == action, AuditEvent.object_type == "user",
                AuditEvent.object_id == str(owner.id), AuditEvent.occurred_at > now - NOTICE_EVERY))
-    audit.record(ACTION, "user", owner.id, organisation_id=owner.organisation.id if owner.organisation else None,
-                 after={"login": field}, remote_addr=remote_addr)
+    after = {"login": field}
+    if actor is not None:
+        after["by_user"] = actor.id
+    audit.record(action, "user", owner.id, actor=actor,
+                 organisation_id=owner.organisation.id if owner.organisation else None,
+                 after=after, remote_addr=remote_addr)
     if recent:
         return False
     if field == "phone" and owner.phone:
@@ -58,6 +83,6 @@ def attempted_on(owner_id: int, field: str, *, recover_link: str, remote_addr: s
         channel, address = "email", owner.email
     else:
         return False
-    hooks.notify(NOTICE_KIND, subject_id=owner.id, user_id=owner.id,
-                 payload={"channel": channel, "address": address, "login": field, "link": recover_link})
+    hooks.notify(kind, subject_id=owner.id, user_id=owner.id,
+                 payload={"channel": channel, "address": address, "login": field, "link": link})
     return True

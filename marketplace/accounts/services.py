@@ -43,7 +43,7 @@ from marketplace.accounts.models import (
 )
 from marketplace.core import audit, geography
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
-from marketplace.core.models import utcnow
+from marketplace.core.models import AuditEvent, utcnow
 from marketplace.core.text import clean_text
 from marketplace.extensions import db
 
@@ -135,7 +135,14 @@ def check_new_password(password: str, phone: str | None, email: str | None, fiel
         raise DomainError(PASSWORD_MESSAGES[problem], field)
 
 
-def nit_or_error(nit: str | None, *, required: bool, except_org: Organisation | None = None) -> str | None:
+def nit_or_error(nit: str | None, *, required: bool, except_org: Organisation | None = None,
+                 held: list | None = None) -> str | None:
+    """The normalised NIT, or None when none was typed (an error when ``required``).
+
+    A NIT another organisation already has is refused, except when ``held`` is a list (at
+    registration, see ``register_cooperative``): then the NIT is appended to it as
+    ``(nit, other organisation)`` and None is returned, so the new organisation is created
+    without it and nothing tells the registrant whose NIT is on the platform."""
     if not nit or not nit.strip():
         if required:
             raise DomainError(_l("El NIT es obligatorio."), "nit")
@@ -146,6 +153,9 @@ def nit_or_error(nit: str | None, *, required: bool, except_org: Organisation | 
         raise DomainError(IDENTITY_MESSAGES[exc.code], "nit") from exc
     other = db.session.scalar(select(Organisation).where(Organisation.nit == value))
     if other is not None and other is not except_org:
+        if held is not None:
+            held.append((value, other))
+            return None
         raise Conflict(_l("Ya hay una organización registrada con este NIT."), "nit")
     return value
 
@@ -208,7 +218,7 @@ class UserData:
     locale: str = "es"
 
 
-def _apply_cooperative(coop: Cooperative, data: CooperativeData) -> None:
+def _apply_cooperative(coop: Cooperative, data: CooperativeData, held_nit: list | None = None) -> None:
     name = clean_text(data.name)
     if not name:
         raise DomainError(_l("Escriba el nombre de la organización."), "name")
@@ -237,7 +247,7 @@ def _apply_cooperative(coop: Cooperative, data: CooperativeData) -> None:
         raise DomainError(_l("La descripción es demasiado larga (máximo 2.000 caracteres)."), "description")
     coop.name = name
     coop.legal_form = data.legal_form
-    coop.nit = nit_or_error(data.nit, required=False, except_org=coop if coop.id else None)
+    coop.nit = nit_or_error(data.nit, required=False, except_org=coop if coop.id else None, held=held_nit)
     coop.municipality_code = municipality.code
     coop.municipality = municipality
     coop.contact_phone = contact_phone
@@ -248,9 +258,19 @@ def _apply_cooperative(coop: Cooperative, data: CooperativeData) -> None:
 
 
 def register_cooperative(coop_data: CooperativeData, user_data: UserData, remote_addr=None):
-    """Create a pending cooperative with its first manager. Returns (cooperative, user)."""
+    """Create a pending cooperative with its first manager. Returns (cooperative, user).
+
+    A NIT that another organisation already has does not stop the registration, and its
+    answer is the one any registration gets: which companies use the platform is nobody's
+    business, while a company's NIT is public registry data anyone may type. The new
+    organisation is created pending and without a NIT (a NIT stays unique, as the verified
+    organisations' records rely on), the typed NIT is recorded for staff
+    (``organisation.nit_held``), and the staff review page flags it ("NIT ya registrado por
+    X", ``held_nit``): staff, who verify every organisation anyway, decide with whom they
+    are dealing before anything is verified."""
     coop = Cooperative(kind=OrgKind.COOPERATIVE, status=OrgStatus.PENDING)
-    _apply_cooperative(coop, coop_data)
+    held: list = []
+    _apply_cooperative(coop, coop_data, held_nit=held)
     user = _new_user(user_data.full_name, user_data.phone, user_data.email, user_data.password, user_data.locale)
     db.session.add(coop)
     membership = Membership(user=user, organisation=coop, role=Role.COOP_MANAGER)
@@ -260,8 +280,31 @@ def register_cooperative(coop_data: CooperativeData, user_data: UserData, remote
         "organisation.registered", "organisation", coop.id, actor=user, organisation_id=coop.id,
         after=audit.snapshot(coop, COOPERATIVE_FIELDS + ("kind", "status")), remote_addr=remote_addr,
     )
+    _record_held_nit(coop, held, user, remote_addr)
     _audit_membership("membership.created", membership, user, remote_addr=remote_addr)
     return coop, user
+
+
+NIT_HELD = "organisation.nit_held"
+
+
+def _record_held_nit(org: Organisation, held: list, actor: User, remote_addr) -> None:
+    for nit, other in held:
+        audit.record(NIT_HELD, "organisation", org.id, actor=actor, organisation_id=org.id,
+                     after={"nit": nit, "registered_by_id": other.id, "registered_by": other.name},
+                     remote_addr=remote_addr)
+
+
+def held_nit(org: Organisation) -> dict | None:
+    """For staff: the NIT typed at registration that another organisation already had
+    (``{"nit", "registered_by_id", "registered_by"}``), while the organisation has no NIT of
+    its own; else None. Never shown to the organisation's members."""
+    if org.nit is not None or org.id is None:
+        return None
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == NIT_HELD, AuditEvent.object_type == "organisation",
+                                 AuditEvent.object_id == str(org.id)).order_by(AuditEvent.id.desc()).limit(1))
+    return dict(event.after) if event is not None and event.after else None
 
 
 @dataclass
@@ -285,7 +328,7 @@ class SiteData:
     active: bool = True
 
 
-def _apply_buyer(buyer: Buyer, data: BuyerData) -> None:
+def _apply_buyer(buyer: Buyer, data: BuyerData, held_nit: list | None = None) -> None:
     name = clean_text(data.name)
     if not name:
         raise DomainError(_l("Escriba el nombre de la empresa."), "name")
@@ -298,7 +341,7 @@ def _apply_buyer(buyer: Buyer, data: BuyerData) -> None:
     contact_phone = _normalized(data.contact_phone, normalize_mobile, "contact_phone")
     contact_email = _normalized(data.contact_email, normalize_email, "contact_email")
     buyer.name = name
-    buyer.nit = nit_or_error(data.nit, required=True, except_org=buyer if buyer.id else None)
+    buyer.nit = nit_or_error(data.nit, required=True, except_org=buyer if buyer.id else None, held=held_nit)
     buyer.andi_member = bool(data.andi_member)
     buyer.sector = sector
     buyer.municipality_code = municipality.code
@@ -336,9 +379,11 @@ def _apply_site(site: DeliverySite, data: SiteData) -> None:
 
 
 def register_buyer(buyer_data: BuyerData, site_data: SiteData, user_data: UserData, remote_addr=None):
-    """Create a pending buyer company with its first delivery site and administrator."""
+    """Create a pending buyer company with its first delivery site and administrator. A NIT
+    that another organisation already has is held for staff, as in ``register_cooperative``."""
     buyer = Buyer(kind=OrgKind.BUYER, status=OrgStatus.PENDING)
-    _apply_buyer(buyer, buyer_data)
+    held: list = []
+    _apply_buyer(buyer, buyer_data, held_nit=held)
     site = DeliverySite(buyer=buyer)
     _apply_site(site, site_data)
     user = _new_user(user_data.full_name, user_data.phone, user_data.email, user_data.password, user_data.locale)
@@ -350,6 +395,7 @@ def register_buyer(buyer_data: BuyerData, site_data: SiteData, user_data: UserDa
         "organisation.registered", "organisation", buyer.id, actor=user, organisation_id=buyer.id,
         after=audit.snapshot(buyer, BUYER_FIELDS + ("kind", "status")), remote_addr=remote_addr,
     )
+    _record_held_nit(buyer, held, user, remote_addr)
     audit.record(
         "delivery_site.created", "delivery_site", site.id, actor=user, organisation_id=buyer.id,
         after=audit.snapshot(site, SITE_FIELDS), remote_addr=remote_addr,
@@ -825,11 +871,39 @@ def change_password(user: User, current: str, new: str, *, user_agent=None, remo
     return tokens
 
 
-def change_login(user: User, password: str, phone: str | None, email: str | None, remote_addr=None) -> None:
-    """Change the phone or e-mail used to log in (asks for the password)."""
+@dataclass
+class LoginChange:
+    """What ``change_login`` did. ``phone_typed_new`` and ``email_typed_new`` say what the
+    person asked for (a number or address other than their current one), so the answer can
+    be the same whether or not it was done; ``claimed`` lists ``(field, owner id)`` for each
+    typed value that belongs to another account."""
+
+    phone_typed_new: bool
+    email_typed_new: bool
+    claimed: list[tuple[str, int]]
+
+    @property
+    def changed(self) -> bool:
+        return not self.claimed
+
+
+def change_login(user: User, password: str, phone: str | None, email: str | None, remote_addr=None) -> LoginChange:
+    """Change the phone or e-mail used to log in (asks for the password).
+
+    A number or address that already belongs to another account is never refused: that would
+    tell anyone who has an account. Then nothing changes at all (a login is never shared, and
+    half a change could leave the account without one), and the caller answers as for a free
+    value and tells each owner in ``claimed`` (``registration.login_claimed``)."""
     confirm_password(user, password)
     new_phone, new_email = login_identity(phone, email)
-    _ensure_login_free(new_phone, new_email, except_user=user)
+    result = LoginChange(phone_typed_new=bool(new_phone) and new_phone != user.phone,
+                         email_typed_new=bool(new_email) and new_email != user.email, claimed=[])
+    for field, value, column in (("phone", new_phone, User.phone), ("email", new_email, User.email)):
+        owner = db.session.scalar(select(User).where(column == value)) if value else None
+        if owner is not None and owner is not user:
+            result.claimed.append((field, owner.id))
+    if result.claimed:
+        return result
     before = {"phone": user.phone, "email": user.email}
     verification.login_changed(user, new_phone != user.phone, new_email != user.email)
     user.phone, user.email = new_phone, new_email
@@ -839,6 +913,7 @@ def change_login(user: User, password: str, phone: str | None, email: str | None
         audit.record("user.login_changed", "user", user.id, actor=user,
                      organisation_id=user.organisation.id if user.organisation else None,
                      before=old, after=new, remote_addr=remote_addr)
+    return result
 
 
 def update_profile(user: User, full_name: str, locale: str) -> None:

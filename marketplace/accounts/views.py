@@ -407,18 +407,25 @@ def change_login():
     form = LoginChangeForm(prefix="login")
     if form.validate_on_submit():
         try:
-            old_phone, old_email = current_user.phone, current_user.email
             # The user itself, not the proxy: the service tells "this account" by identity
             # (keeping one's own number while changing the e-mail was refused as taken).
-            services.change_login(current_user._get_current_object(), form.current_password.data, form.phone.data,
-                                  form.email.data, remote_addr=_addr())
-            new_phone = current_user.phone != old_phone and _send_code_quietly(current_user)
-            if current_user.email and current_user.email != old_email:
-                with contextlib.suppress(verification.TooManyCodes):
-                    verification.send_email_link(current_user, remote_addr=_addr())
+            user = current_user._get_current_object()
+            change = services.change_login(user, form.current_password.data, form.phone.data, form.email.data,
+                                           remote_addr=_addr())
+            if change.changed:
+                if change.phone_typed_new:
+                    _send_code_quietly(user)
+                if change.email_typed_new:
+                    with contextlib.suppress(verification.TooManyCodes):
+                        verification.send_email_link(user, remote_addr=_addr())
+            for field, owner_id in change.claimed:
+                registration.login_claimed(owner_id, field, user, link=url_for("auth.login", _external=True),
+                                           remote_addr=_addr())
             db.session.commit()
+            # The same answer whether or not the number or address belonged to another
+            # account: what was typed decides it, not what was done.
             flash(_("Datos de acceso actualizados."), "success")
-            if new_phone:
+            if change.phone_typed_new:
                 return redirect(url_for("account.verify_phone"))
             return redirect(url_for("account.index"))
         except DomainError as error:

@@ -12,6 +12,8 @@ module says who reads them and what they read, in the reader's language:
 - ``temporary_password``: a manager's reset, to the member on their own channel.
 - ``registration_attempt``: to the number (WhatsApp or SMS) or e-mail someone tried to
   register with, when it already has an account: if it was them, how to recover the password.
+- ``login_claim_attempt``: to the number or e-mail someone tried to make the login of
+  another account: nothing changed, and where to look.
 - ``org_status``: to every active manager of an organisation when staff verify, reject,
   suspend or reinstate it, with the reason.
 
@@ -136,6 +138,26 @@ def _render_registration_attempt(notice, user) -> hooks.Rendered:
                           text=text, short=short, template_params=[link])
 
 
+def _render_login_claim_attempt(notice, user) -> hooks.Rendered:
+    payload = notice.payload or {}
+    link = payload.get("link", "")
+    name = user.full_name if user is not None else ""
+    if payload.get("login") == "email":
+        text = _("Hola %(name)s: alguien intentó poner su correo como dato de acceso de otra cuenta en "
+                 "%(site)s. No se cambió nada: su correo sigue siendo solo de su cuenta. Puede entrar aquí:"
+                 "\n\n%(link)s", name=name, site=SITE, link=link)
+        short = _short(_("%(site)s: alguien intentó usar su correo en otra cuenta. No se cambió nada. "
+                         "{fill}", site=SITE), link)
+    else:
+        text = _("Hola %(name)s: alguien intentó poner su número como dato de acceso de otra cuenta en "
+                 "%(site)s. No se cambió nada: su número sigue siendo solo de su cuenta. Puede entrar aquí:"
+                 "\n\n%(link)s", name=name, site=SITE, link=link)
+        short = _short(_("%(site)s: alguien intentó usar su número en otra cuenta. No se cambió nada. "
+                         "{fill}", site=SITE), link)
+    return hooks.Rendered(subject=_("Alguien intentó usar sus datos de acceso en %(site)s", site=SITE),
+                          text=text, short=short, template_params=[link])
+
+
 # ------------------------------------------------------------------- temporary password
 
 
@@ -235,6 +257,17 @@ KINDS = (
                   "recupere su contraseña aquí: {{1}}",
             "en": "Mercado Rural: someone tried to register with your number. If it was you, you already have "
                   "an account: recover your password here: {{1}}",
+        }),
+    # Likewise to the number or address someone tried to make their own login.
+    hooks.NoticeKind(
+        kind="login_claim_attempt", label=_l("Intento de usar sus datos de acceso en otra cuenta"),
+        recipients=_addressed_user, render=_render_login_claim_attempt,
+        template="intento_uso_acceso", address=_fixed_address,
+        template_text={
+            "es": "Mercado Rural: alguien intentó usar su número como dato de acceso de otra cuenta. "
+                  "No se cambió nada: su número sigue siendo solo suyo. Puede entrar aquí: {{1}}",
+            "en": "Mercado Rural: someone tried to use your number as the login of another account. "
+                  "Nothing changed: your number is still yours alone. You can log in here: {{1}}",
         }),
     hooks.NoticeKind(
         kind="org_status", label=_l("Estado de la organización"),

@@ -130,3 +130,70 @@ def test_the_notice_reads_in_the_owners_language_and_fits_one_sms(app, factory, 
         assert ("intentó registrarse" in rendered.text) == (locale == "es")
         assert declared.address(notice) == ("sms", "+573150000001")
         assert set(declared.template_text) == {"es", "en"}
+
+
+def _registered_org(app, name: str):
+    with app.app_context():
+        org = db.session.scalar(select(Organisation).where(Organisation.name == name))
+        return None if org is None else (org.id, org.nit, org.status.value)
+
+
+@pytest.mark.parametrize(("form", "data", "taken_nit", "typed"), [
+    ("cooperativa", COOP, "900373913-4", "900.373.913-4"),
+    ("empresa", BUYER, "900373913-4", "900.373.913-4"),
+])
+def test_a_nit_on_the_platform_gets_the_answer_a_new_one_gets_and_staff_see_it(app, factory, login_as, form, data,
+                                                                               taken_nit, typed):
+    """A NIT another organisation has does not stop a registration (which companies use the
+    platform is not public); the new organisation waits for staff without the NIT, and the
+    staff review page says whose it is."""
+    holder_id, _person = factory.buyer(name="Nestlé de Colombia S.A.")
+    with app.app_context():
+        db.session.get(Organisation, holder_id).nit = taken_nit
+        db.session.commit()
+    new_client, taken_client = app.test_client(), app.test_client()
+    login_field = "phone" if form == "cooperativa" else "email"
+    new = new_client.post(f"/registro/{form}", data={**data, "nit": "901.234.567-7", "name": "Nueva Uno"})
+    taken = taken_client.post(f"/registro/{form}", data={
+        **data, "nit": typed, "name": "Nueva Dos",
+        login_field: "311 555 0142" if login_field == "phone" else "otra@ejemplo.co"})
+    assert new.status_code == taken.status_code == 302
+    assert new.headers["Location"] == taken.headers["Location"]
+    typed = {BUYER["email"], "otra@ejemplo.co"}
+    assert _flashes(new_client, typed) == _flashes(taken_client, typed)
+    assert "NIT" not in taken.get_data(as_text=True)
+    # Both were registered and wait for staff; the second without the NIT another has.
+    assert _registered_org(app, "Nueva Uno")[1:] == ("901234567-7", "pending")
+    held_id, held_nit, status = _registered_org(app, "Nueva Dos")
+    assert (held_nit, status) == (None, "pending")
+    with app.app_context():
+        assert db.session.get(Organisation, holder_id).nit == taken_nit  # the holder keeps its NIT
+    # Staff see whose NIT it is, with a link to it; the registrant sees no such thing.
+    staff, _admin = login_as("platform_admin")
+    page = staff.get(f"/admin/organizaciones/{held_id}").get_data(as_text=True)
+    assert "NIT 900373913-4 ya registrado por" in page and "Nestlé de Colombia S.A." in page
+    assert f"/admin/organizaciones/{holder_id}" in page
+    clean = staff.get(f"/admin/organizaciones/{_registered_org(app, 'Nueva Uno')[0]}").get_data(as_text=True)
+    assert "ya registrado por" not in clean
+    own = taken_client.get("/organizacion").get_data(as_text=True)
+    assert "Nestlé" not in own and "ya registrado" not in own
+
+
+def test_a_nit_stays_unique_and_a_held_one_can_be_held_twice(app, factory):
+    from marketplace.accounts import services
+    from marketplace.core.errors import Conflict
+
+    holder_id, _person = factory.cooperative(nit="900373913-4")
+    first, _p1 = factory.cooperative(nit="900.373.913-4")
+    second, _p2 = factory.cooperative(nit="900373913-4")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Organisation).where(
+            Organisation.nit == "900373913-4")) == 1
+        for org_id in (first, second):
+            held = services.held_nit(db.session.get(Organisation, org_id))
+            assert held == {"nit": "900373913-4", "registered_by_id": holder_id,
+                            "registered_by": "Asociación de Prueba 1"}
+        assert services.held_nit(db.session.get(Organisation, holder_id)) is None
+        # Outside registration a NIT in use is still refused, as before.
+        with pytest.raises(Conflict):
+            services.nit_or_error("900373913-4", required=True)
