@@ -48,6 +48,33 @@ def _encode(image: Image.Image, quality: int) -> bytes:
     return out.getvalue()
 
 
+@dataclass(frozen=True)
+class CheckedUpload:
+    """An uploaded photo that passed the cheap checks (size, format, declared pixels) and is
+    not decoded yet."""
+
+    data: bytes
+    format: str
+    width: int
+    height: int
+
+    @property
+    def suffix(self) -> str:
+        return {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[self.format]
+
+
+def check(data: bytes) -> CheckedUpload:
+    """The checks that cost no decoding, run before the rest of a form is looked at; the full
+    decode (:func:`process`) waits until the form is otherwise valid."""
+    if len(data) > MAX_BYTES:
+        raise PhotoError("too_large")
+    try:
+        header = images.check_header(data, MAX_SIDE, ACCEPTED_FORMATS)
+    except images.ImageError as exc:
+        raise PhotoError("not_an_image" if exc.code == "unreadable" else exc.code) from exc
+    return CheckedUpload(data, header.format, header.width, header.height)
+
+
 def process(data: bytes, wait: float | None = None) -> ProcessedPhoto:
     if len(data) > MAX_BYTES:
         raise PhotoError("too_large")

@@ -6,6 +6,7 @@ Functions take plain values and the acting user, flush, and leave the commit to 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,7 +25,7 @@ from marketplace.catalog.models import (
     ListingStatus,
     Product,
 )
-from marketplace.catalog.photos import PhotoError, ProcessedPhoto, new_key
+from marketplace.catalog.photos import CheckedUpload, PhotoError, ProcessedPhoto, new_key
 from marketplace.core import audit, formatting, geography, uploads
 from marketplace.core.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.core.models import Municipality, bogota_date, utcnow
@@ -421,6 +422,25 @@ def _store_photos(listing: Listing, processed: list[ProcessedPhoto], storage) ->
                                            width=photo.width, height=photo.height))
 
 
+# A service given photos as a callable calls it only once every other field is valid, so a form
+# refused for a wrong date or quantity never pays for decoding its photos.
+Photos = list[ProcessedPhoto] | Callable[[], list[ProcessedPhoto]] | None
+
+
+def _photos_now(photos: Photos) -> list[ProcessedPhoto]:
+    return (photos() if callable(photos) else photos) or []
+
+
+def check_upload(data: bytes) -> CheckedUpload:
+    """The cheap checks of one uploaded photo (size, format, declared pixels), no decoding."""
+    from marketplace.catalog import photos
+
+    try:
+        return photos.check(data)
+    except PhotoError as exc:
+        raise DomainError(PHOTO_MESSAGES[exc.code], "photos") from exc
+
+
 def process_uploads(files: list[bytes]) -> list[ProcessedPhoto]:
     """Check and re-encode uploaded photos before anything is written."""
     from marketplace.catalog import photos
@@ -440,8 +460,10 @@ SNAPSHOT = ("product_id", "grade_id", "unit", "unit_kg", "quantity_kg", "availab
             "price_per_kg", "available_from", "available_until", "collection_point_id", "status")
 
 
-def create_listing(actor: User, data: ListingData, photos: list[ProcessedPhoto] | None = None, storage=None,
+def create_listing(actor: User, data: ListingData, photos: Photos = None, storage=None,
                    today: date | None = None) -> Listing:
+    """A new listing. ``photos`` (re-encoded, or a callable that decodes them) are taken only
+    once every other field has passed."""
     today = today or bogota_date()
     coop = require_can_sell(actor)
     product, grade, unit_kg, quantity_kg, price_kg, description, min_order_kg = _validated(coop, data, today)
@@ -456,10 +478,11 @@ def create_listing(actor: User, data: ListingData, photos: list[ProcessedPhoto] 
         available_until=data.available_until, certifications=sorted(set(data.certifications)),
         description=description, created_by_id=actor.id,
     )
+    processed = _photos_now(photos)
     _place(listing, point)
     db.session.add(listing)
-    if photos:
-        _store_photos(listing, photos, storage)
+    if processed:
+        _store_photos(listing, processed, storage)
     db.session.flush()
     db.session.add(ListingChange(listing_id=listing.id, actor_id=actor.id, price_per_kg_after=price_kg,
                                  quantity_kg_after=quantity_kg, reason="created"))
@@ -492,10 +515,11 @@ def _set_quantity(listing: Listing, quantity_kg: Decimal) -> None:
     db.session.refresh(listing, ["quantity_kg", "available_kg"])
 
 
-def update_listing(actor: User, listing: Listing, data: ListingData, photos: list[ProcessedPhoto] | None = None,
+def update_listing(actor: User, listing: Listing, data: ListingData, photos: Photos = None,
                    storage=None, today: date | None = None) -> None:
     """Change a listing. Quantity already ordered stays ordered: the new quantity must cover
-    the kilos that live orders hold, and what is available moves by the difference."""
+    the kilos that live orders hold, and what is available moves by the difference. ``photos``
+    are taken as in :func:`create_listing`, once the rest is valid."""
     today = today or bogota_date()
     coop = require_can_sell(actor)
     if listing.cooperative_id != coop.id:
@@ -508,6 +532,7 @@ def update_listing(actor: User, listing: Listing, data: ListingData, photos: lis
     if price_kg != listing.price_per_kg:
         _check_price(product, grade, point, price_kg, data.confirm_price, today,
                      price_per_unit=data.price_per_unit, unit=data.unit)
+    processed = _photos_now(photos)
     # The row as stored now, locked until the commit, so the history's "before" is exact
     # and no other edit of this lot runs in between.
     db.session.refresh(listing, list(SNAPSHOT), with_for_update=True)
@@ -524,8 +549,8 @@ def update_listing(actor: User, listing: Listing, data: ListingData, photos: lis
     listing.description = description
     listing.updated_at = utcnow()
     _place(listing, point)
-    if photos:
-        _store_photos(listing, photos, storage)
+    if processed:
+        _store_photos(listing, processed, storage)
     db.session.flush()
     if old_price != listing.price_per_kg or old_quantity != listing.quantity_kg:
         db.session.add(ListingChange(

@@ -79,49 +79,86 @@ PENDING_FIELD = "foto_pendiente"
 DROP_FIELD = "quitar_foto"
 
 
-def _checked_photos(form) -> tuple[list, DomainError | None]:
-    """Each photo sent now, checked and re-encoded once: those that pass, and the first problem."""
+class _NewPhotos:
+    """The photos sent with this submit: checked cheaply on arrival (size, format, declared
+    pixels), decoded only when the service asks, once the rest of the form is valid."""
+
+    def __init__(self, checked: list, problem: DomainError | None = None):
+        self.checked, self.problem = checked, problem
+        self.processed: list = []
+        self.failed: set[int] = set()
+
+    def decode(self) -> list:
+        from marketplace.catalog import photos
+
+        if self.problem is not None:  # a photo refused by the cheap checks, told once the rest is valid
+            raise self.problem
+        self.processed = []
+        for index, upload in enumerate(self.checked):
+            try:
+                self.processed.append(photos.process(upload.data))
+            except photos.PhotoError as exc:
+                if exc.code != "busy":  # a busy decoder is no fault of the photo: keep it
+                    self.failed.add(index)
+                raise DomainError(services.PHOTO_MESSAGES[exc.code], "photos") from exc
+        return list(self.processed)
+
+    def to_keep(self) -> tuple[list, list]:
+        """Those decoded before the form was refused, and those not decoded (but not refused)."""
+        done = self.processed
+        rest = [u for i, u in enumerate(self.checked) if i >= len(done) and i not in self.failed]
+        return done, rest
+
+
+def _checked_photos(form) -> tuple[_NewPhotos, DomainError | None]:
+    """Each photo sent now through the cheap checks only: those that pass, and the first problem."""
     good, problem = [], None
     for data in _uploads(form):
         try:
-            good.extend(services.process_uploads([data]))
+            good.append(services.check_upload(data))
         except DomainError as error:
             problem = problem or error
-    return good, problem
+    return _NewPhotos(good, problem), problem
 
 
 def _save_with_photos(form, existing: int, save) -> tuple[Listing | None, list]:
-    """Validate the listing form and ``save(new_photos)``, then attach the pending photos the
-    form carries, all in one commit. When the form is refused, the photos that passed the
-    upload checks are kept as the user's pending uploads, so the page can show them back and
-    the next submit needs no new upload. Returns (the saved listing or None, pending uploads
-    to show)."""
+    """Validate the listing form and ``save(decode_new_photos)``, then attach the pending photos
+    the form carries, all in one commit. No photo is decoded before every other field has
+    passed: the service calls ``decode_new_photos`` last, and pending photos are decoded as
+    they are attached. When the form is refused, the photos that passed the upload checks are
+    kept as the user's pending uploads (as sent, unless they were already decoded), so the
+    page can show them back and the next submit needs no new upload. Returns (the saved
+    listing or None, pending uploads to show)."""
     dropped = request.form.getlist(DROP_FIELD)
     carried = [t for t in request.form.getlist(PENDING_FIELD) if t not in dropped]
     new, problem = _checked_photos(form)
+    failed: list[str] = []  # kept photos that could not be decoded after all: not kept again
     if form.validate_on_submit():
         try:
             pending.discard(current_user, dropped, storage())
-            if problem is not None:
-                raise problem
             kept = pending.claim(current_user, carried)
-            if existing + len(kept) + len(new) > services.MAX_PHOTOS:
+            if existing + len(kept) + len(new.checked) > services.MAX_PHOTOS:
                 raise DomainError(_("Puede subir hasta %(n)s fotos por oferta.", n=services.MAX_PHOTOS), "photos")
-            listing = save(new)
-            pending.attach(listing, kept)
+            listing = save(new.decode)
+            pending.attach(listing, kept, storage(), failed)
             db.session.commit()
             return listing, []
         except DomainError as error:
             db.session.rollback()
             form.attach_error(error)
+            if problem is not None and error is not problem:
+                form.attach_error(problem)
     elif problem is not None:
         form.attach_error(problem)
     if "csrf_token" in form.errors:  # a forged or stale post keeps nothing
         return None, []
-    pending.discard(current_user, dropped, storage())
+    pending.discard(current_user, dropped + failed, storage())
     rows = pending.claim(current_user, carried)
     room = max(0, services.MAX_PHOTOS - existing - len(rows))
-    rows += pending.keep(current_user, new[:room], storage(), current_app.config["PENDING_UPLOAD_HOURS"])
+    done, rest = new.to_keep()
+    hours = current_app.config["PENDING_UPLOAD_HOURS"]
+    rows += pending.keep(current_user, done[:room], storage(), hours)
+    rows += pending.keep_unprocessed(current_user, rest[:max(0, room - len(done))], storage(), hours)
     db.session.commit()
     return None, rows
 
@@ -276,14 +313,15 @@ def listing_page(listing_id: int):
 @bp.get("/ofertas/fotos-pendientes/<token>")
 @roles_required(*COOP)
 def pending_photo(token: str):
-    """The thumbnail of a photo kept from a refused form, for the user who sent it only."""
+    """What the form shows of a photo kept from a refused form (see ``pending.preview``), for
+    the user who sent it only."""
     try:
-        data = storage().read(pending.thumbnail_key(current_user, token[:80]))
+        data, mimetype = pending.preview(current_user, token[:80], storage())
     except (DomainError, ValueError, OSError):
         abort(404)
     from io import BytesIO
 
-    response = send_file(BytesIO(data), mimetype="image/jpeg", max_age=0)
+    response = send_file(BytesIO(data), mimetype=mimetype, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

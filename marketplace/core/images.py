@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
@@ -72,6 +73,48 @@ def _draft_size(width: int, height: int, side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+@dataclass(frozen=True)
+class Header:
+    """What a picture's header says: its format and declared size."""
+
+    format: str
+    width: int
+    height: int
+
+
+def check_header(data: bytes, side: int, formats=ACCEPTED_FORMATS) -> Header:
+    """The cheap checks, without decoding any pixel: a picture Pillow recognises, of an
+    accepted format, within the pixels an output of ``side`` px needs (a JPEG by its declared
+    size, since it is decoded reduced). A form checks its other fields before paying for
+    :func:`decode`. Raises :class:`ImageError`."""
+    if not data:
+        raise ImageError("not_an_image")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            return _checked(probe, side, formats)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError("too_many_pixels") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError("not_an_image") from exc
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        raise ImageError("unreadable") from exc
+
+
+def _checked(probe: Image.Image, side: int, formats) -> Header:
+    if probe.format not in formats:
+        raise ImageError("wrong_format")
+    width, height = probe.size
+    if probe.format == "JPEG":
+        if width * height > MAX_JPEG_DECLARED_PIXELS:
+            raise ImageError("too_many_pixels")
+    elif width * height > max_decoded_pixels(side):
+        raise ImageError("too_many_pixels")
+    probe.verify()
+    return Header(probe.format, width, height)
+
+
 def decode(data: bytes, side: int, formats=ACCEPTED_FORMATS, wait: float | None = None) -> Image.Image:
     """An RGB image at most ``side`` px on its long side, upright (EXIF orientation applied),
     without metadata. Raises :class:`ImageError`."""
@@ -89,15 +132,7 @@ def _decode(data: bytes, side: int, formats) -> Image.Image:
     limit = max_decoded_pixels(side)
     try:
         with Image.open(io.BytesIO(data)) as probe:
-            if probe.format not in formats:
-                raise ImageError("wrong_format")
-            width, height = probe.size
-            if probe.format == "JPEG":
-                if width * height > MAX_JPEG_DECLARED_PIXELS:
-                    raise ImageError("too_many_pixels")
-            elif width * height > limit:
-                raise ImageError("too_many_pixels")
-            probe.verify()
+            _checked(probe, side, formats)
         with Image.open(io.BytesIO(data)) as source:
             if source.format == "JPEG":
                 source.draft("RGB", _draft_size(*source.size, side))

@@ -33,6 +33,15 @@ def save(session, storage, key: str, data: bytes) -> None:
     stored(session, storage, key)
 
 
+def delete_after_commit(session, storage, key: str) -> None:
+    """Delete ``key`` from ``storage`` once ``session`` commits (a file the committed rows no
+    longer name); kept if it rolls back, since the row that names it comes back."""
+    session.info.setdefault(_DISCARD_KEY, []).append((storage, key))
+
+
+_DISCARD_KEY = "discarded_files"
+
+
 # ----------------------------------------------------------------- upload rate limit
 # Every request that carries a picture (listing form, delivery evidence, organisation document)
 # counts against one budget per account: ``PHOTO_UPLOAD_LIMIT`` (default 30 per hour).
@@ -65,12 +74,16 @@ def limit_uploads(view):
 @event.listens_for(Session, "after_commit")
 def _kept(session) -> None:
     session.info.pop(_INFO_KEY, None)
+    for storage, key in session.info.pop(_DISCARD_KEY, []):
+        with contextlib.suppress(OSError, ValueError):  # best effort: prune finds it later
+            storage.delete(key)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _rolled_back(session, previous_transaction) -> None:
     if session.in_transaction():  # a savepoint rolled back; the outer transaction goes on
         return
+    session.info.pop(_DISCARD_KEY, None)
     for storage, key in session.info.pop(_INFO_KEY, []):
         with contextlib.suppress(OSError, ValueError):  # best effort: prune finds it later
             storage.delete(key)

@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from sqlalchemy import func, select, update
 
 from marketplace.catalog import pending
@@ -17,6 +16,7 @@ from marketplace.catalog.models import Listing, ListingPhoto, ListingStatus, Pen
 from marketplace.core.models import bogota_date, utcnow
 from marketplace.extensions import db
 from tests.accounts.helpers import field_error
+from tests.catalog.helpers import jpeg_photo, listing_form
 from tests.conftest import login
 
 TODAY = bogota_date()
@@ -39,20 +39,11 @@ def catalogue(app):
 
 
 def _photo(size=(2400, 1800)) -> tuple:
-    out = io.BytesIO()
-    Image.new("RGB", size, (110, 62, 35)).save(out, format="JPEG")
-    return (io.BytesIO(out.getvalue()), "cosecha.jpg")
+    return jpeg_photo(size)
 
 
 def _form(catalogue, **changes):
-    data = {
-        "grade": str(catalogue["grade"]), "quantity": "40", "unit": "arroba", "unit_kg": "",
-        "price": "150.000", "harvest_date": TODAY.isoformat(), "available_from": TODAY.isoformat(),
-        "available_until": (TODAY + timedelta(days=30)).isoformat(), "collection_point": "0",
-        "new_point": "Vereda La Playa", "latitude": "", "longitude": "", "description": "",
-    }
-    data.update(changes)
-    return data
+    return listing_form(catalogue["grade"], **{"description": "", **changes})
 
 
 def _post(client, catalogue, **data):
@@ -90,11 +81,12 @@ def test_a_refused_form_keeps_the_photo_and_the_fix_uses_it_without_a_new_upload
     with app.app_context():
         row = db.session.scalar(select(PendingUpload))
         assert row.token == token and row.user_id == manager.user_id
-        assert max(row.width, row.height) <= 1600
+        # Kept as sent, not decoded: the form was refused before any photo was (the size is the header's).
+        assert (row.width, row.height) == (2400, 1800) and pending.is_unprocessed(row)
         hours = (row.expires_at - row.created_at).total_seconds() / 3600
         assert hours == app.config["PENDING_UPLOAD_HOURS"] == 6
-        key, thumb_key = row.key, row.thumb_key
-    assert {key, thumb_key} <= _files(app)
+        key = row.key
+    assert _files(app) == {key}
     thumb = client.get(f"/ofertas/fotos-pendientes/{token}")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg" and "no-store" in thumb.headers["Cache-Control"]
 
@@ -108,9 +100,11 @@ def test_a_refused_form_keeps_the_photo_and_the_fix_uses_it_without_a_new_upload
     with app.app_context():
         listing = db.session.scalar(select(Listing))
         (photo,) = listing.photos
-        assert (photo.key, photo.thumb_key) == (key, thumb_key)
+        # Decoded and re-encoded now that the form is valid; the file as sent is gone.
+        assert max(photo.width, photo.height) <= 1280 and key not in (photo.key, photo.thumb_key)
+        thumb_key = photo.thumb_key
     assert _count(app, PendingUpload) == 0
-    assert {key, thumb_key} <= _files(app) and len(_files(app)) == 2  # no orphan files
+    assert _files(app) == {photo.key, thumb_key}  # no orphan files
     assert client.get(f"/media/{thumb_key}").status_code == 200
     assert client.get(f"/ofertas/fotos-pendientes/{token}").status_code == 404
     # Consumed: the token cannot add the photo to another listing.
@@ -288,4 +282,4 @@ def test_refused_forms_sent_again_and_again_keep_only_the_newest_photos(app, fac
     with app.app_context():
         kept = db.session.scalars(select(PendingUpload.token)).all()
     assert len(kept) == pending.MAX_PER_USER and set(kept) == set(tokens[-pending.MAX_PER_USER:])
-    assert len(_files(app)) == 2 * pending.MAX_PER_USER
+    assert len(_files(app)) == pending.MAX_PER_USER  # each kept as sent, one file
