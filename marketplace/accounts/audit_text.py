@@ -89,6 +89,12 @@ def register() -> None:
         "organisation.suspended": _l("%(who)s suspendió %(object)s"),
         "organisation.pending": _l("%(who)s devolvió %(object)s a pendiente de verificación"),
         "organisation.updated": _l("%(who)s cambió los datos de %(object)s"),
+        "organisation.identity_review": _l("%(object)s quedó pendiente de verificación: %(who)s cambió su nombre, "
+                                           "NIT o forma jurídica"),
+        "organisation.members_requested": _l("%(who)s pidió cambiar los asociados de %(object)s (espera al equipo)"),
+        "organisation.members_confirmed": _l("%(who)s confirmó el cambio de asociados de %(object)s"),
+        "organisation.members_rejected": _l("%(who)s rechazó el cambio de asociados de %(object)s"),
+        "organisation.members_withdrawn": _l("%(who)s retiró el cambio de asociados pendiente de %(object)s"),
         "delivery_site.created": _l("%(who)s añadió el sitio de entrega «%(object)s» de %(org)s"),
         "delivery_site.updated": _l("%(who)s cambió el sitio de entrega «%(object)s» de %(org)s"),
         "membership.created": _l("%(who)s dio acceso a %(object)s en %(org)s"),

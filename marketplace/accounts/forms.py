@@ -286,3 +286,13 @@ class DocumentReviewForm(BaseForm):
                          validators=[required()])
     note = TextAreaField(_l("Nota (obligatoria al rechazar; la organización la verá)"),
                          validators=[Optional(), max_length(1000)])
+
+
+class MemberChangeForm(BaseForm):
+    """Staff's decision on member counts that would flip a women- or youth-led flag."""
+
+    decision = SelectField(_l("Decisión"), choices=[("confirm", _l("Confirmar los nuevos números")),
+                                                    ("reject", _l("Rechazar: siguen los anteriores"))],
+                           validators=[required()])
+    note = TextAreaField(_l("Nota (obligatoria al rechazar; la organización la verá)"),
+                         validators=[Optional(), max_length(1000)])

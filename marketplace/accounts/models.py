@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -352,3 +353,54 @@ class OrganisationDocument(db.Model):
 
     organisation: Mapped[Organisation] = relationship()
     uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id])
+
+
+class ChangeStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # replaced by a later edit that staff need not review
+
+
+class MemberCountChange(db.Model):
+    """New member counts a cooperative asked for that would make it women-led or youth-led, or
+    stop it being so. The cooperative's own counts (and so every flag read from them: the
+    optimiser's preferences, impact indicators, search badges) stay as they were until staff
+    confirm; a rejected or withdrawn change is kept as the record of what was asked.
+    At most one change per cooperative is pending."""
+
+    __tablename__ = "member_count_change"
+    __table_args__ = (
+        CheckConstraint(
+            "members_total >= 0 AND members_women >= 0 AND members_youth >= 0 AND members_victims >= 0 "
+            "AND members_women <= members_total AND members_youth <= members_total "
+            "AND members_victims <= members_total",
+            name="counts_valid",
+        ),
+        Index("uq_member_count_change_one_pending", "cooperative_id", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperative.id", ondelete="CASCADE"), index=True)
+    members_total: Mapped[int] = mapped_column(Integer)
+    members_women: Mapped[int] = mapped_column(Integer)
+    members_youth: Mapped[int] = mapped_column(Integer)
+    members_victims: Mapped[int] = mapped_column(Integer)
+    status: Mapped[ChangeStatus] = mapped_column(str_enum(ChangeStatus, "change_status"), default=ChangeStatus.PENDING)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    cooperative: Mapped[Cooperative] = relationship()
+
+    @property
+    def women_led(self) -> bool:
+        """The flag these counts would give (the rule of ``Cooperative.women_led``)."""
+        return bool(self.members_total) and self.members_women * 2 >= self.members_total
+
+    @property
+    def youth_led(self) -> bool:
+        return bool(self.members_total) and self.members_youth * 2 >= self.members_total

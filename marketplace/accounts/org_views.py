@@ -22,13 +22,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from marketplace.accounts import documents as docs
-from marketplace.accounts import recovery, services
+from marketplace.accounts import recovery, reviews, services
 from marketplace.accounts.forms import (
     BuyerProfileForm,
     CooperativeProfileForm,
     DocumentForm,
     DocumentReviewForm,
     EmptyForm,
+    MemberChangeForm,
     MemberForm,
     RoleForm,
     SiteForm,
@@ -47,6 +48,7 @@ from marketplace.accounts.models import (
     User,
 )
 from marketplace.accounts.views import _addr, _buyer_data, _cooperative_data, _fail, _site_data
+from marketplace.core import audit_text
 from marketplace.core.access import admin_required, member_required, staff_required
 from marketplace.core.errors import DomainError
 from marketplace.core.models import AuditEvent
@@ -67,7 +69,17 @@ def profile_page():
         org=org,
         can_manage=services.can_manage_organisation(current_user, org),
         members=services.members_of(org),
+        **_under_review(org),
     )
+
+
+def _under_review(org) -> dict:
+    """What of the organisation's own changes waits for staff, for its pages."""
+    identity_before, identity_after = reviews.identity_under_review(org)
+    return {"reviewed": org, "identity_before": identity_before, "identity_after": identity_after,
+            # In words, as the audit trail writes them (a legal form by its label).
+            "identity_changes": audit_text.changes("organisation", identity_before, identity_after),
+            "member_change": reviews.pending_member_change(org) if isinstance(org, Cooperative) else None}
 
 
 @org_bp.route("/editar", methods=["GET", "POST"])
@@ -79,6 +91,10 @@ def edit():
         form = CooperativeProfileForm(obj=org)
         if request.method == "GET":
             form.municipality.data = f"{org.municipality.label} ({org.municipality.code})"
+            pending = reviews.pending_member_change(org)
+            if pending is not None:  # the form shows what the cooperative asked for, not lose it on saving
+                for name, value in reviews.counts_of(pending).items():
+                    getattr(form, name).data = value
     elif isinstance(org, Buyer):
         form = BuyerProfileForm(obj=org)
         if request.method == "GET" and org.municipality:
@@ -91,8 +107,17 @@ def edit():
                 services.update_cooperative(current_user, org, _cooperative_data(form), remote_addr=_addr())
             else:
                 services.update_buyer(current_user, org, _buyer_data(form), remote_addr=_addr())
+            review = _under_review(org)
             db.session.commit()
             flash(_("Datos de la organización guardados."), "success")
+            if review["identity_after"]:
+                flash(_("El cambio de nombre, NIT o forma jurídica queda en revisión del equipo. Sus pedidos en "
+                        "curso siguen; podrá publicar, cotizar y hacer pedidos nuevos cuando el equipo lo "
+                        "verifique."), "info")
+            if review["member_change"] is not None:
+                flash(_("El nuevo número de asociados cambia si la organización es liderada por mujeres o por "
+                        "jóvenes: cuenta cuando el equipo lo confirme. Mientras tanto siguen los números "
+                        "anteriores."), "info")
             return redirect(url_for("org.profile_page"))
         except DomainError as error:
             _fail(form, error)
@@ -357,6 +382,7 @@ def organisations():
     return render_template(
         "accounts/admin_organisations.html", page=page, kind=kind_value, status=status_value, query=query,
         counts=services.count_by_status(), statuses=services.STATUS_LABELS, kinds=services.KIND_LABELS,
+        member_changes=reviews.pending_member_changes(),
     )
 
 
@@ -368,12 +394,12 @@ def _status_choices(org):
 
 @admin_bp.route("/organizaciones/<int:org_id>", methods=["GET", "POST"])
 @staff_required
-def organisation(org_id: int):
+def organisation(org_id: int, member_form: MemberChangeForm | None = None):
     org = services.get_organisation(current_user, org_id)
     form = StatusForm()
     form.status.choices = _status_choices(org)
-    status_code = 200
-    if request.method == "POST":
+    status_code = 422 if member_form is not None else 200
+    if request.method == "POST" and member_form is None:
         if not current_user.is_admin:
             abort(403)
         if form.validate_on_submit():
@@ -398,7 +424,32 @@ def organisation(org_id: int):
         held_nit=services.held_nit(org),
         members=services.members_of(org), documents=docs.documents_of(current_user, org),
         review_form=DocumentReviewForm, kind_labels=docs.KIND_LABELS, doc_status_labels=docs.STATUS_LABELS,
+        member_form=member_form or MemberChangeForm(formdata=None), **_under_review(org),
     ), status_code
+
+
+@admin_bp.post("/organizaciones/<int:org_id>/asociados/<int:change_id>")
+@admin_required
+def member_change(org_id: int, change_id: int):
+    """Confirm or reject member counts that would flip the women- or youth-led flag."""
+    change = reviews.get_member_change(current_user, change_id, org_id)
+    form = MemberChangeForm()
+    if form.validate_on_submit():
+        try:
+            reviews.decide_member_change(current_user, change, form.decision.data == "confirm", form.note.data,
+                                         remote_addr=_addr())
+            db.session.commit()
+        except DomainError as error:
+            if error.field is None:  # decided already: the page says how
+                db.session.rollback()
+                flash(error.message, "error")
+                return redirect(url_for("admin.organisation", org_id=org_id))
+            _fail(form, error)
+        else:
+            flash(_("Cambio de asociados confirmado: los nuevos números ya cuentan.")
+                  if form.decision.data == "confirm" else _("Cambio de asociados rechazado."), "success")
+            return redirect(url_for("admin.organisation", org_id=org_id))
+    return organisation(org_id, member_form=form)
 
 
 @admin_bp.route("/equipo", methods=["GET", "POST"])

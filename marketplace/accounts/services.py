@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
-from marketplace.accounts import hooks, passwords, verification
+from marketplace.accounts import hooks, passwords, reviews, verification
 from marketplace.accounts.identity import (
     IdentityError,
     normalize_email,
@@ -456,14 +456,20 @@ def require_manage(user: User, org: Organisation) -> None:
 
 
 def update_cooperative(actor: User, coop: Cooperative, data: CooperativeData, remote_addr=None) -> None:
+    """Save the cooperative's profile. A new name, NIT or legal form puts a verified
+    cooperative back under review, and member counts that would flip its women-led or
+    youth-led flag wait for staff (``reviews``); everything else applies at once."""
     require_manage(actor, coop)
     before = audit.snapshot(coop, COOPERATIVE_FIELDS)
+    counts = reviews.counts_of(coop)
     _apply_cooperative(coop, data)
+    reviews.hold_member_counts(actor, coop, counts, remote_addr=remote_addr)
     db.session.flush()
     old, new = audit.changed(before, audit.snapshot(coop, COOPERATIVE_FIELDS))
     if new:
         audit.record("organisation.updated", "organisation", coop.id, actor=actor,
                      organisation_id=coop.id, before=old, after=new, remote_addr=remote_addr)
+        reviews.review_identity(actor, coop, old, new, remote_addr=remote_addr)
         if {"members_total", "members_women", "members_youth"} & set(new):
             for hook in COOPERATIVE_CHANGED_HOOKS:
                 hook(coop.id)
@@ -475,6 +481,7 @@ COOPERATIVE_CHANGED_HOOKS: list = []
 
 
 def update_buyer(actor: User, buyer: Buyer, data: BuyerData, remote_addr=None) -> None:
+    """Save the company's profile; a new name or NIT puts a verified company back under review."""
     require_manage(actor, buyer)
     before = audit.snapshot(buyer, BUYER_FIELDS)
     _apply_buyer(buyer, data)
@@ -483,6 +490,7 @@ def update_buyer(actor: User, buyer: Buyer, data: BuyerData, remote_addr=None) -
     if new:
         audit.record("organisation.updated", "organisation", buyer.id, actor=actor,
                      organisation_id=buyer.id, before=old, after=new, remote_addr=remote_addr)
+        reviews.review_identity(actor, buyer, old, new, remote_addr=remote_addr)
 
 
 def get_delivery_site(actor: User, site_id: int) -> DeliverySite:

@@ -202,6 +202,16 @@ def _render_org_status(notice, user) -> hooks.Rendered:
     org_name = org.name if org is not None else ""
     status = _status_words(payload.get("status", ""))
     reason = payload.get("reason") or ""
+    if payload.get("review") == "identity":
+        # Back under review after a change of name, NIT or legal form (``accounts.reviews``).
+        reason = _("cambió su nombre, NIT o forma jurídica; el equipo revisa el cambio. Sus pedidos en curso siguen.")
+        text = _("%(org)s cambió su nombre, NIT o forma jurídica en %(site)s y quedó %(status)s mientras el equipo "
+                 "revisa el cambio. Sus pedidos en curso siguen; no podrá publicar, cotizar ni hacer pedidos nuevos "
+                 "hasta la verificación.", org=org_name, status=status, site=SITE)
+        short = _short(_("%(site)s: {fill} quedó pendiente de verificación por un cambio de nombre o NIT. "
+                         "Sus pedidos en curso siguen.", site=SITE), org_name)
+        return hooks.Rendered(subject=_("%(org)s: %(status)s", org=org_name, status=status), text=text,
+                              short=short, template_params=[org_name, status, reason])
     if payload.get("status") == OrgStatus.VERIFIED.value:
         text = _("%(org)s fue verificada en %(site)s: ya puede usar todo el mercado.", org=org_name, site=SITE)
         short = _short(_("%(site)s: {fill} fue verificada. Ya puede usar todo el mercado.", site=SITE), org_name)
@@ -214,6 +224,26 @@ def _render_org_status(notice, user) -> hooks.Rendered:
         text += "\n" + _("Nota del equipo: %(reason)s", reason=reason)
     return hooks.Rendered(subject=_("%(org)s: %(status)s", org=org_name, status=status), text=text, short=short,
                           template_params=[org_name, status, reason or "-"])
+
+
+def _render_member_counts(notice, user) -> hooks.Rendered:
+    payload = notice.payload or {}
+    org = db.session.get(Organisation, notice.organisation_id)
+    org_name = org.name if org is not None else ""
+    if payload.get("confirmed"):
+        outcome = _("confirmado")
+        text = _("El equipo confirmó el cambio de asociados de %(org)s en %(site)s: los nuevos números ya cuentan.",
+                 org=org_name, site=SITE)
+    else:
+        outcome = _("rechazado")
+        text = _("El equipo rechazó el cambio de asociados de %(org)s en %(site)s: siguen los números anteriores. "
+                 "Motivo: %(reason)s", org=org_name, site=SITE, reason=payload.get("note") or "-")
+    note = payload.get("note") or "-"
+    return hooks.Rendered(
+        subject=_("%(org)s: cambio de asociados %(outcome)s", org=org_name, outcome=outcome), text=text,
+        short=_short(_("%(site)s: el cambio de asociados de %(org)s fue %(outcome)s. Nota: {fill}", site=SITE,
+                       org=org_name[:40], outcome=outcome), note),
+        template_params=[org_name, outcome, note])
 
 
 KINDS = (
@@ -276,6 +306,14 @@ KINDS = (
         template_text={
             "es": "Mercado Rural: el estado de {{1}} ahora es «{{2}}». Motivo: {{3}}",
             "en": "Mercado Rural: the status of {{1}} is now “{{2}}”. Reason: {{3}}",
+        }),
+    hooks.NoticeKind(
+        kind="member_counts", label=_l("Revisión del número de asociados"),
+        recipients=_org_managers, render=_render_member_counts,
+        template="cambio_asociados",
+        template_text={
+            "es": "Mercado Rural: el cambio de asociados de {{1}} fue {{2}}. Nota del equipo: {{3}}",
+            "en": "Mercado Rural: the change of members of {{1}} was {{2}}. Note from the team: {{3}}",
         }),
 )
 

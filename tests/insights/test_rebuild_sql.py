@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 
+from marketplace.accounts import reviews
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import Cooperative
 from marketplace.extensions import db
@@ -202,6 +203,8 @@ def test_sql_rebuild_equals_python_rebuild_equals_incremental_refresh(app, marke
         accounts.update_cooperative(user(manager_c), coop, coop_data(
             name=coop.name, municipality_code=coop.municipality_code, members_total=40, members_women=30,
             members_youth=5))
+        # The flags flip, so staff confirm the new counts (accounts.reviews).
+        reviews.decide_member_change(user(admin), reviews.pending_member_change(coop), True)
         db.session.commit()
     refresh(app)
     with app.app_context():
