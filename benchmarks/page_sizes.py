@@ -22,10 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("APP_ENV", "testing")
 os.environ.setdefault("SECRET_KEY", "benchmark-only-secret")
 
-from flask_migrate import upgrade  # noqa: E402
+from _machine import demo_app  # noqa: E402  (beside this script)
 from sqlalchemy import select  # noqa: E402
 
-from marketplace import create_app  # noqa: E402
 from marketplace.extensions import db  # noqa: E402
 
 ASSET = re.compile(r'(?:href|src)="(/static/[^"]+)"')
@@ -48,18 +47,10 @@ def weigh(client, path: str) -> tuple[int, int, list[str]]:
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/demo.db", "UPLOAD_FOLDER": f"{folder}/uploads",
-            "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "SESSION_COOKIE_SECURE": False,
-            "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1,
-        })
+        app = demo_app(folder, WTF_CSRF_ENABLED=False)
         with app.app_context():
-            from marketplace import demo
             from marketplace.catalog.models import ListingPhoto, Product
 
-            upgrade()
-            demo.seed(app.config["DEMO_PASSWORD"])
-            db.session.commit()
             cacao = db.session.scalar(select(Product.id).where(Product.slug == "cacao-grano-seco"))
             thumbs = db.session.scalars(select(ListingPhoto.thumb_key)).all()
         password = app.config["DEMO_PASSWORD"]

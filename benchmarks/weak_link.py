@@ -20,11 +20,9 @@ Goal: after <= 10 s.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import sys
 import tempfile
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -33,13 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("APP_ENV", "testing")
 os.environ.setdefault("SECRET_KEY", "benchmark-only-secret")
 
-from flask_migrate import upgrade  # noqa: E402
+from _machine import demo_app, served  # noqa: E402  (beside this script)
 from PIL import Image  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
 
-from marketplace import create_app  # noqa: E402
-from marketplace.core.models import bogota_date
+from marketplace.core.models import bogota_date  # noqa: E402
 from marketplace.extensions import db  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,38 +120,23 @@ def main() -> int:
         print("Debian's chromium is required (apt-get install chromium)")
         return 2
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/demo.db", "UPLOAD_FOLDER": f"{folder}/uploads",
-            "RATELIMIT_ENABLED": False, "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False,
-            "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1,
-        })
+        app = demo_app(folder)
         with app.app_context():
-            from marketplace import demo
             from marketplace.catalog.models import Listing, Product
 
-            upgrade()
-            demo.seed(app.config["DEMO_PASSWORD"])
-            db.session.commit()
             cacao = db.session.scalar(select(Product.id).where(Product.slug == "cacao-grano-seco"))
             before_count = db.session.scalar(select(db.func.count()).select_from(Listing))
         app.wsgi_app = counting(app.wsgi_app)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_port}"
         photo = Path(folder) / "IMG_20261207_101530.jpg"
         size = phone_photo(photo)
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                     args=["--no-sandbox", "--disable-gpu"])
-                before, before_bytes, _ = submit_listing(browser, base, app.config["DEMO_PASSWORD"], cacao, photo,
-                                                      javascript=False)
-                after, after_bytes, shrinking = submit_listing(browser, base, app.config["DEMO_PASSWORD"], cacao, photo,
-                                                    javascript=True)
-                browser.close()
-        finally:
-            server.shutdown()
+        with served(app) as base, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=["--no-sandbox", "--disable-gpu"])
+            before, before_bytes, _ = submit_listing(browser, base, app.config["DEMO_PASSWORD"], cacao, photo,
+                                                     javascript=False)
+            after, after_bytes, shrinking = submit_listing(browser, base, app.config["DEMO_PASSWORD"], cacao, photo,
+                                                           javascript=True)
+            browser.close()
         with app.app_context():
             from marketplace.catalog.models import Listing
 

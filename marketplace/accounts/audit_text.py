@@ -16,7 +16,6 @@ from marketplace.accounts.models import (
 )
 from marketplace.accounts.services import KIND_LABELS, LEGAL_FORMS, ROLE_LABELS, STATUS_LABELS
 from marketplace.core import audit_text as t
-from marketplace.extensions import db
 
 CHANNEL_LABELS = {"whatsapp": _l("WhatsApp"), "sms": _l("SMS"), "email": _l("correo")}
 
@@ -32,37 +31,33 @@ def _how(value) -> str:
     return str(label) % {"channel": CHANNEL_LABELS.get(channel, channel)}
 
 
-def _get(model, object_id: str):
-    return db.session.get(model, int(object_id)) if object_id.isdigit() and len(object_id) < 12 else None
-
-
 def _user(object_id: str) -> str | None:
-    user = _get(User, object_id)
+    user = t.row(User, object_id)
     return user.full_name if user else None
 
 
 def _organisation(object_id: str) -> str | None:
-    org = _get(Organisation, object_id)
+    org = t.row(Organisation, object_id)
     return org.name if org else None
 
 
 def _membership(object_id: str) -> str | None:
-    membership = _get(Membership, object_id)
+    membership = t.row(Membership, object_id)
     return membership.user.full_name if membership else None
 
 
 def _site(object_id: str) -> str | None:
-    site = _get(DeliverySite, object_id)
+    site = t.row(DeliverySite, object_id)
     return site.name if site else None
 
 
 def _token(object_id: str) -> str | None:
-    token = _get(ApiToken, object_id)
+    token = t.row(ApiToken, object_id)
     return token.name if token else None
 
 
 def _document(object_id: str) -> str | None:
-    document = _get(OrganisationDocument, object_id)
+    document = t.row(OrganisationDocument, object_id)
     if document is None:
         return None
     return f"{t.labelled(documents.KIND_LABELS)(document.kind)} ({document.organisation.name})"

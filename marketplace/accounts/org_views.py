@@ -166,6 +166,24 @@ def members():
     ), status
 
 
+def _change_member(change):
+    """Run ``change`` (a service call on one member that returns the ``(category, message)``
+    pairs to flash), commit, and go back to the members page. A refusal is flashed there and
+    changes nothing; a 403 is raised, as from any other page."""
+    try:
+        messages = change()
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        if error.status_code == 403:
+            raise
+        flash(str(error.message), "error")
+    else:
+        for category, message in messages:
+            flash(message, category)
+    return redirect(url_for("org.members"))
+
+
 @org_bp.post("/miembros/<int:membership_id>/rol")
 @member_required
 def member_role(membership_id: int):
@@ -175,58 +193,46 @@ def member_role(membership_id: int):
     if not form.validate_on_submit():
         flash(_("Elija un rol de la lista."), "error")
         return redirect(url_for("org.members"))
-    try:
+
+    def change():
         services.change_member_role(current_user, membership, Role(form.role.data), remote_addr=_addr())
-        db.session.commit()
-        flash(_("Rol actualizado."), "success")
-    except DomainError as error:
-        db.session.rollback()
-        if error.status_code == 403:
-            raise
-        flash(str(error.message), "error")
-    return redirect(url_for("org.members"))
+        return [("success", _("Rol actualizado."))]
+
+    return _change_member(change)
 
 
 @org_bp.post("/miembros/<int:membership_id>/estado")
 @member_required
 def member_active(membership_id: int):
     membership = services.get_membership(current_user, membership_id)
-    form = EmptyForm()
-    if not form.validate_on_submit():
+    if not EmptyForm().validate_on_submit():
         abort(400)
     active = request.form.get("active") == "1"
-    try:
+
+    def change():
         services.set_member_active(current_user, membership, active, remote_addr=_addr())
-        db.session.commit()
-        flash(_("Cuenta reactivada.") if active else _("Cuenta desactivada: ya no puede entrar."), "success")
-    except DomainError as error:
-        db.session.rollback()
-        if error.status_code == 403:
-            raise
-        flash(str(error.message), "error")
-    return redirect(url_for("org.members"))
+        return [("success", _("Cuenta reactivada.") if active else _("Cuenta desactivada: ya no puede entrar."))]
+
+    return _change_member(change)
 
 
 @org_bp.post("/miembros/<int:membership_id>/contrasena")
 @member_required
 def member_password(membership_id: int):
     membership = services.get_membership(current_user, membership_id)
-    form = EmptyForm()
-    if not form.validate_on_submit():
+    if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+
+    def change():
         tokens = recovery.reset_member_password(current_user, membership, remote_addr=_addr())
-        db.session.commit()
-        flash(_("Enviamos una contraseña temporal a %(name)s por su canal de avisos. Sus sesiones se cerraron y "
-                "deberá cambiarla al entrar.", name=membership.user.full_name), "success")
+        messages = [("success", _("Enviamos una contraseña temporal a %(name)s por su canal de avisos. Sus sesiones "
+                                  "se cerraron y deberá cambiarla al entrar.", name=membership.user.full_name))]
         if tokens:
-            flash(ngettext("Se revocó su clave de API.", "Se revocaron sus %(num)s claves de API.", tokens), "info")
-    except DomainError as error:
-        db.session.rollback()
-        if error.status_code == 403:
-            raise
-        flash(str(error.message), "error")
-    return redirect(url_for("org.members"))
+            messages.append(("info", ngettext("Se revocó su clave de API.", "Se revocaron sus %(num)s claves de API.",
+                                              tokens)))
+        return messages
+
+    return _change_member(change)
 
 
 def _current_buyer() -> Buyer:

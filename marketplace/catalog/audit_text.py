@@ -20,10 +20,6 @@ CATEGORIES = {
 }
 
 
-def _get(model, object_id: str):
-    return db.session.get(model, int(object_id)) if str(object_id).isdigit() and len(str(object_id)) < 12 else None
-
-
 def product_name(product: Product | None) -> str | None:
     return t.localised(product.name, product.name_en) if product else None
 
@@ -33,7 +29,7 @@ def grade_name(grade: Grade | None) -> str | None:
 
 
 def _product(object_id: str) -> str | None:
-    return product_name(_get(Product, object_id))
+    return product_name(t.row(Product, object_id))
 
 
 def _product_by_slug(value) -> str:
@@ -42,11 +38,11 @@ def _product_by_slug(value) -> str:
 
 
 def _grade(object_id: str) -> str | None:
-    return grade_name(_get(Grade, object_id))
+    return grade_name(t.row(Grade, object_id))
 
 
 def _listing(object_id: str) -> str | None:
-    listing = _get(Listing, object_id)
+    listing = t.row(Listing, object_id)
     if listing is None:
         return None
     what = product_name(listing.product)
@@ -56,7 +52,7 @@ def _listing(object_id: str) -> str | None:
 
 
 def _point(object_id: str) -> str | None:
-    point = _get(CollectionPoint, object_id)
+    point = t.row(CollectionPoint, object_id)
     return point.name if point else None
 
 

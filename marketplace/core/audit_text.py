@@ -11,7 +11,8 @@ means. It offers three registries that each package fills at start-up (rule 11):
   value written; ``kind`` narrows it to one object type (a listing's "status" is not a demand's).
 * ``kind(object_type, label, resolver)``: what an object is called, given its id.
 
-Nothing here queries a table itself: resolvers are the registering package's functions.
+Nothing here knows a table: resolvers are the registering package's functions, and
+``row(model, object_id)`` is the one lookup they share.
 Unknown actions and keys still read as words (the key humanised), and the raw record stays
 available to staff beside the sentence.
 """
@@ -32,9 +33,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from marketplace.core import formatting
+from marketplace.extensions import db
 
 Formatter = Callable[[Any], str]
 Resolver = Callable[[str], "str | None"]
+
+
+def row(model, object_id):
+    """The ``model`` row an audit event's ``object_id`` names, or None when the id is not a
+    plain number (events keep ids as text) or the row is gone."""
+    text = str(object_id)
+    return db.session.get(model, int(text)) if text.isdigit() and len(text) < 12 else None
 
 
 @dataclass(frozen=True)

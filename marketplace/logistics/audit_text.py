@@ -19,12 +19,12 @@ def _mode(value) -> str:
 
 
 def _shipment(object_id: str) -> str | None:
-    shipment = db.session.get(Shipment, int(object_id)) if object_id.isdigit() and len(object_id) < 12 else None
+    shipment = t.row(Shipment, object_id)
     return _("envío n.º %(n)s", n=shipment.id) if shipment else None
 
 
 def _distance(object_id: str) -> str | None:
-    row = db.session.get(RouteDistance, int(object_id)) if object_id.isdigit() and len(object_id) < 12 else None
+    row = t.row(RouteDistance, object_id)
     return t.km(row.road_km) if row else None
 
 

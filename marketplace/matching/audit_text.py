@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from marketplace.core import audit_text as t
-from marketplace.extensions import db
 from marketplace.matching.models import Demand, DemandStatus, Offer, OfferStatus, Proposal
 from marketplace.matching.services import attribute_label
 
@@ -17,25 +16,20 @@ OFFER_STATUS = {OfferStatus.OPEN: _l("abierta"), OfferStatus.WITHDRAWN: _l("reti
                 OfferStatus.CHOSEN: _l("elegida"), OfferStatus.NOT_CHOSEN: _l("no elegida")}
 
 
-def _get(model, object_id):
-    text = str(object_id)
-    return db.session.get(model, int(text)) if text.isdigit() and len(text) < 12 else None
-
-
 def _demand(object_id: str) -> str | None:
-    demand = _get(Demand, object_id)
+    demand = t.row(Demand, object_id)
     return demand.number if demand else None
 
 
 def _offer(object_id: str) -> str | None:
-    offer = _get(Offer, object_id)
+    offer = t.row(Offer, object_id)
     if offer is None:
         return None
     return _demand(str(offer.demand_id))
 
 
 def _proposal(object_id: str) -> str | None:
-    proposal = _get(Proposal, object_id)
+    proposal = t.row(Proposal, object_id)
     return _("n.º %(n)s", n=proposal.id) if proposal else None
 
 

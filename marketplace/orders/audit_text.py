@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from marketplace.core import audit_text as t
-from marketplace.extensions import db
 from marketplace.orders.lifecycle import STATUS_LABELS
 from marketplace.orders.models import (
     Dispute,
@@ -32,25 +31,20 @@ DISPUTE_STATUS = {DisputeStatus.OPEN: _l("abierta"), DisputeStatus.REFUNDED: _l(
 DISPUTE_KINDS = {"quality": _l("calidad rechazada"), "shortfall": _l("llegaron menos kilos")}
 
 
-def _get(model, object_id):
-    text = str(object_id)
-    return db.session.get(model, int(text)) if text.isdigit() and len(text) < 12 else None
-
-
 def _order(object_id: str) -> str | None:
-    order = _get(Order, object_id)
+    order = t.row(Order, object_id)
     return order.number if order else None
 
 
 def _part(object_id: str) -> str | None:
-    part = _get(OrderPart, object_id)
+    part = t.row(OrderPart, object_id)
     if part is None:
         return None
     return _("%(order)s de %(coop)s", order=part.order.number, coop=part.cooperative.name)
 
 
 def _line(object_id: str) -> str | None:
-    line = _get(OrderLine, object_id)
+    line = t.row(OrderLine, object_id)
     if line is None:
         return None
     product = line.listing.product if line.listing is not None else None
@@ -59,18 +53,18 @@ def _line(object_id: str) -> str | None:
 
 
 def _dispute(object_id: str) -> str | None:
-    dispute = _get(Dispute, object_id)
+    dispute = t.row(Dispute, object_id)
     return _line(str(dispute.line_id)) if dispute else None
 
 
 def _refund(object_id: str) -> str | None:
-    refund = _get(Refund, object_id)
+    refund = t.row(Refund, object_id)
     return _("%(amount)s del pedido %(order)s", amount=t.money(refund.amount), order=refund.order.number) \
         if refund else None
 
 
 def _adjustment(object_id: str) -> str | None:
-    adjustment = _get(PayoutAdjustment, object_id)
+    adjustment = t.row(PayoutAdjustment, object_id)
     return _("%(amount)s a %(coop)s", amount=t.money(adjustment.amount), coop=t.object_name(
         "organisation", str(adjustment.cooperative_id))) if adjustment else None
 

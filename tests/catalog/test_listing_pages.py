@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from PIL import Image
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import DeliverySite
@@ -17,6 +16,7 @@ from marketplace.core.geography import great_circle_km
 from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 from tests.accounts.helpers import field_error
+from tests.catalog.helpers import jpeg_photo, listing_form
 from tests.conftest import login
 
 TODAY = bogota_date()
@@ -33,20 +33,11 @@ def catalogue(app):
 
 
 def _photo() -> tuple:
-    out = io.BytesIO()
-    Image.new("RGB", (1600, 1200), (110, 62, 35)).save(out, format="JPEG")
-    return (io.BytesIO(out.getvalue()), "cosecha.jpg")
+    return jpeg_photo()
 
 
 def _form(catalogue, **changes):
-    data = {
-        "grade": str(catalogue["cacao_grade"]), "quantity": "40", "unit": "arroba", "unit_kg": "",
-        "price": "150.000", "harvest_date": TODAY.isoformat(), "available_from": TODAY.isoformat(),
-        "available_until": (TODAY + timedelta(days=30)).isoformat(), "collection_point": "0",
-        "new_point": "Vereda La Playa", "latitude": "", "longitude": "", "description": "Fermentado 6 días",
-    }
-    data.update(changes)
-    return data
+    return listing_form(catalogue["cacao_grade"], **changes)
 
 
 def _count(app, model):
