@@ -101,6 +101,11 @@ def register() -> None:
         "user.email_verified": _l("%(who)s verificó su correo"),
         "user.password_changed": _l("%(who)s cambió su contraseña"),
         "user.login_changed": _l("%(who)s cambió el celular o el correo con que ingresa"),
+        "user.registration_attempted": _l("Alguien intentó registrarse con el celular o el correo de %(object)s; "
+                                          "no se creó nada"),
+        "user.login_claim_refused": _l("%(who)s intentó entrar con el celular o el correo de %(object)s; "
+                                       "no se cambió nada"),
+        "organisation.nit_held": _l("%(who)s registró %(object)s con un NIT que ya tiene otra organización"),
         "user.recovery_requested": _l("Se pidió recuperar la contraseña de %(object)s"),
         "user.password_reset": _l("%(who)s dio una contraseña temporal a %(object)s"),
         "user.password_recovered": _l("%(object)s recuperó su contraseña"),

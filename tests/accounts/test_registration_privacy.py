@@ -11,6 +11,8 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Membership, Organisation, User
+from marketplace.core import audit_text
+from marketplace.core.models import AuditEvent
 from marketplace.extensions import db
 from marketplace.messaging import gsm, hooks
 from marketplace.messaging.models import Notice
@@ -197,3 +199,9 @@ def test_a_nit_stays_unique_and_a_held_one_can_be_held_twice(app, factory):
         # Outside registration a NIT in use is still refused, as before.
         with pytest.raises(Conflict):
             services.nit_or_error("900373913-4", required=True)
+        # The trail says it in words, in the reader's language.
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "organisation.nit_held"))
+        with app.test_request_context(), force_locale("es"):
+            assert "con un NIT que ya tiene otra organización" in audit_text.describe(event).sentence
+        with app.test_request_context(), force_locale("en"):
+            assert "with a NIT another organisation already has" in audit_text.describe(event).sentence
