@@ -184,7 +184,8 @@ def _decide(actor: User, change: MemberCountChange, status: ChangeStatus, note: 
         for field, value in counts_of(change).items():
             setattr(coop, field, value)
     db.session.flush()
-    audit.record(f"organisation.members_{status.value}", "organisation", coop.id, actor=actor,
+    action = "organisation.members_confirmed" if status == ChangeStatus.CONFIRMED else "organisation.members_rejected"
+    audit.record(action, "organisation", coop.id, actor=actor,
                  organisation_id=coop.id, before=before, after=counts_of(change), note=note,
                  remote_addr=remote_addr)
 
