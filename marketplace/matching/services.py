@@ -34,6 +34,7 @@ from marketplace.extensions import db
 from marketplace.logistics import services as logistics
 from marketplace.matching import allocation, optimizer, pricing
 from marketplace.matching.models import Demand, DemandStatus, Offer, OfferStatus, Proposal
+from marketplace.orders import freeze
 from marketplace.orders import services as orders
 from marketplace.orders.models import Order
 
@@ -379,7 +380,7 @@ def open_demands_for(coop: Cooperative, today: date | None = None, limit: int = 
         return []
     candidates = db.session.scalars(
         select(Demand).where(Demand.status == DemandStatus.OPEN, Demand.window_end >= today,
-                             Demand.product_id.in_(products))
+                             Demand.product_id.in_(products), Demand.buyer_id.not_in(freeze.suspended_ids()))
         .order_by(Demand.window_start, Demand.id).limit(limit * 5))
     return [d for d in candidates if any(_listing_fits(item, d) for item in live)][:limit]
 
@@ -421,6 +422,8 @@ def make_offer(actor: User, demand: Demand, data: OfferData, today: date | None 
     today = today or _today()
     if demand.status != DemandStatus.OPEN or demand.window_end < today:
         raise Conflict(_l("Esta solicitud ya no recibe cotizaciones."))
+    if demand.buyer.status == OrgStatus.SUSPENDED:  # its work is on hold (``orders.freeze``)
+        raise Conflict(freeze.frozen_message(actor, demand.buyer))
     listing = db.session.get(Listing, data.listing_id) if data.listing_id else None
     if listing is None or listing.cooperative_id != coop.id:
         raise DomainError(_l("Elija una de sus ofertas de este producto."), "listing_id")

@@ -27,7 +27,7 @@ from marketplace.core.text import clean_text
 from marketplace.core.types import grams
 from marketplace.extensions import db
 from marketplace.messaging.services import notify
-from marketplace.orders import adjustments
+from marketplace.orders import adjustments, freeze
 from marketplace.orders.common import (
     BUYER_ROLES,
     CENTS,
@@ -139,6 +139,14 @@ def _carries(carrier_id: int, part: OrderPart) -> bool:
         ShipmentPart.part_id == part.id, Shipment.carrier_id == carrier_id)) is not None
 
 
+def _refuse_if_frozen(actor: User | None, part: OrderPart, action: str) -> None:
+    """Say at once that a frozen part cannot move, before checking what was typed (``_move``
+    refuses it anyway, under the order's lock)."""
+    if _role_of(actor, part) is None:
+        raise NotFound(_l("No encontramos ese pedido."))
+    freeze.check(actor, part, action)
+
+
 def _move(part: OrderPart, action: str, actor: User | None, now: datetime, note: str | None = None) -> PartStatus:
     """Apply a transition if the part is still where it must be; refuse otherwise."""
     rule = TRANSITIONS[action]
@@ -148,10 +156,14 @@ def _move(part: OrderPart, action: str, actor: User | None, now: datetime, note:
     if role not in rule.who:
         raise Forbidden(_l("Usted no puede hacer ese cambio en este pedido."))
     lock_order(part.order_id)
+    source = rule.source
+    # A suspension freezes the part for everyone; staff may still cancel it before it leaves.
+    if freeze.check(actor, part, action) is not None:
+        source = freeze.STAFF_CANCELLABLE
     previous = part.status
     result = db.session.execute(
         update(OrderPart)
-        .where(OrderPart.id == part.id, OrderPart.status.in_(rule.source))
+        .where(OrderPart.id == part.id, OrderPart.status.in_(source))
         .values(status=rule.target, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -241,6 +253,7 @@ def record_delivery(actor: User, part: OrderPart, receipts: list[Receipt], now: 
     cooperative may agree to or staff decide (until then nothing is re-priced or refunded);
     a rejection opens a dispute for staff."""
     now = now or utcnow()
+    _refuse_if_frozen(actor, part, "deliver")
     by_id = {ln.id: ln for ln in part.lines}
     if {r.line_id for r in receipts} != set(by_id) or len(receipts) != len(by_id):
         raise DomainError(_l("Registre lo recibido en cada línea del pedido."), "lines")
@@ -326,6 +339,7 @@ def agree_to_shortfall(actor: User, dispute: Dispute, now: datetime | None = Non
 def _decide(actor: User, dispute: Dispute, outcome: DisputeStatus, note: str, now: datetime) -> None:
     part = dispute.line.part
     order = lock_order(part.order_id)
+    freeze.check(actor, part, "dispute")
     db.session.refresh(dispute)
     if dispute.status != DisputeStatus.OPEN:
         raise Conflict(_l("Esta disputa ya fue resuelta."))

@@ -18,7 +18,9 @@ To the cooperative (its managers and members): a new order, an offer chosen from
 demand, the reminders 12 h and 2 h before an unanswered part declines itself, a
 cancellation, a dispute, a payout. To the buyer (its admins and the person who placed the
 order): acceptance, decline, expiry, ready, delivered, and a cancellation the buyer did not
-make. Nobody is told about another cooperative's part: each notice is about one part.
+make. To the other side of each open part when one side is suspended (``on_hold``) and
+reinstated (``resumed``). Nobody is told about another cooperative's part: each notice is
+about one part.
 """
 
 from __future__ import annotations
@@ -312,6 +314,53 @@ def render_payout(notice: Notice, user: User) -> Rendered:
     )
 
 
+# ------------------------------------------------------------ on hold, going on
+
+
+def hold_recipients(notice: Notice) -> list[User]:
+    """The side of the part that was not suspended (``payload["suspended"]`` is the side that was)."""
+    part = _part(notice)
+    if part is None:
+        return []
+    return _buyer(part) if (notice.payload or {}).get("suspended") == "coop" else _cooperative(part)
+
+
+def render_hold(notice: Notice, user: User) -> Rendered:
+    """``on_hold``: the other side of the part was suspended; ``resumed``: it was reinstated."""
+    part = _require(notice)
+    order = part.order
+    suspended = part.cooperative.name if (notice.payload or {}).get("suspended") == "coop" else order.buyer.name
+    to_cooperative = _is_cooperative(user, part)
+    number = str(order.id) if to_cooperative else order.number
+    if notice.kind == "on_hold":
+        subject = _("Pedido %(n)s en pausa: %(org)s está suspendida", n=order.number, org=suspended)
+        if to_cooperative:
+            message = _("El pedido %(n)s de %(org)s queda en pausa porque esa empresa está suspendida. No lo aliste "
+                        "ni lo despache por ahora: nadie puede cambiarlo hasta que la reactiven. Le avisaremos "
+                        "cuando siga o si se cancela. El equipo de Mercado Rural puede ayudarle.",
+                        n=order.number, org=suspended)
+        else:
+            message = _("La parte de %(org)s de su pedido %(n)s queda en pausa porque esa organización está "
+                        "suspendida: nadie puede cambiarla hasta que la reactiven. Le avisaremos cuando siga. Si "
+                        "prefiere cancelarla, el equipo de Mercado Rural puede hacerlo.",
+                        n=order.number, org=suspended)
+        short = _fit(lambda items, name: _("Pedido %(n)s (%(items)s) en pausa: %(org)s está suspendida. Le "
+                                           "avisaremos cuando siga.", n=number, items=items, org=name),
+                     part, suspended)
+    else:
+        subject = _("Pedido %(n)s: sigue adelante", n=order.number)
+        message = _("%(org)s fue reactivada: el pedido %(n)s sigue donde quedó.", n=order.number, org=suspended)
+        short = _fit(lambda items, name: _("Pedido %(n)s (%(items)s): %(org)s fue reactivada y el pedido sigue.",
+                                           n=number, items=items, org=name), part, suspended)
+    if len(short) > SMS_LIMIT:
+        short = _clip(short, SMS_LIMIT)
+    template = "sale_changed.txt" if to_cooperative else "part_changed.txt"
+    return Rendered(
+        subject=subject, text=_email(template, user, part, notice.kind, message=message), short=short,
+        template_params=[_param(order.number), _param(_items(part.lines)), _param(suspended)],
+    )
+
+
 # ----------------------------------------------------------------- buyer side
 
 
@@ -414,6 +463,16 @@ TEMPLATES: dict[str, tuple[str, dict[str, str]]] = {
         "es": "Se registró la entrega del pedido {{1}} de {{2}}: {{3}}. Vea el detalle en Mercado Rural.",
         "en": "The delivery of order {{1}} from {{2}} was recorded: {{3}}. See the details on Mercado Rural.",
     }),
+    "on_hold": ("pedido_en_pausa", {
+        "es": "El pedido {{1}} ({{2}}) queda en pausa: {{3}} está suspendida. Nadie puede cambiarlo mientras "
+              "tanto; le avisaremos cuando siga.",
+        "en": "Order {{1}} ({{2}}) is on hold: {{3}} is suspended. Nobody can change it meanwhile; we will tell "
+              "you when it goes on.",
+    }),
+    "resumed": ("pedido_reanudado", {
+        "es": "El pedido {{1}} ({{2}}) sigue adelante: {{3}} fue reactivada. Vea el detalle en Mercado Rural.",
+        "en": "Order {{1}} ({{2}}) goes on: {{3}} was reinstated. See the details on Mercado Rural.",
+    }),
 }
 # Both reminders share one template: only the time left differs, and it is a parameter.
 TEMPLATES["reminder_2h"] = TEMPLATES["reminder_12h"]
@@ -427,6 +486,8 @@ KINDS: dict[str, tuple[Callable[[Notice], list[User]], Callable[[Notice, User], 
     "dispute": (cooperative_recipients, render_dispute),
     "payout": (cooperative_recipients, render_payout),
     **{kind: (buyer_recipients, render_buyer) for kind in BUYER_KINDS},
+    "on_hold": (hold_recipients, render_hold),
+    "resumed": (hold_recipients, render_hold),
 }
 
 
@@ -438,6 +499,7 @@ LABELS = {
     "cancel": _l("Pedido cancelado"), "dispute": _l("Disputa"), "payout": _l("Pago a la cooperativa"),
     "accept": _l("Pedido aceptado"), "decline": _l("Pedido rechazado"), "expire": _l("Pedido vencido"),
     "ready": _l("Pedido listo para recoger"), "deliver": _l("Pedido entregado"),
+    "on_hold": _l("Pedido en pausa (organización suspendida)"), "resumed": _l("Pedido reanudado"),
 }
 
 

@@ -25,7 +25,7 @@ from marketplace.logistics.models import (
     ShipmentPart,
     TransportMode,
 )
-from marketplace.orders import shipping
+from marketplace.orders import freeze, shipping
 from marketplace.orders.models import Order, OrderPart
 
 MAX_PICKUPS = 200
@@ -50,7 +50,7 @@ def pickups_due(department_code: str, day: date) -> list[Pickup]:
     parts = db.session.scalars(
         select(OrderPart).join(Order, Order.id == OrderPart.order_id)
         .where(OrderPart.status.in_(shipping.SHIPPABLE), OrderPart.id.not_in(shipped),
-               Order.window_start <= day, Order.window_end >= day)
+               Order.window_start <= day, Order.window_end >= day, freeze.unfrozen())
         .order_by(OrderPart.id)
     )
     found = []
@@ -163,7 +163,8 @@ def accept(actor: User, plan_id: int) -> list[Shipment]:
             here_label, here = label, coords
         shipment.estimated_cop = sum((leg.estimated_cop for leg in shipment.legs), Decimal("0"))
         for stop in stops:
-            if stop.part.status not in shipping.SHIPPABLE or shipping.shipment_of(stop.part) is not None:
+            if stop.part.status not in shipping.SHIPPABLE or shipping.shipment_of(stop.part) is not None \
+                    or freeze.is_frozen(stop.part):
                 raise Conflict(_l("El pedido %(n)s cambió desde que se hizo el plan; planee de nuevo.",
                                   n=stop.part.order.number))
             shipment.stops.append(ShipmentPart(part_id=stop.part.id, kg=stop.kg))

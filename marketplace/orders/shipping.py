@@ -26,7 +26,7 @@ from marketplace.extensions import db
 from marketplace.logistics import costing
 from marketplace.logistics import services as logistics
 from marketplace.logistics.models import Shipment, ShipmentLeg, ShipmentPart
-from marketplace.orders import adjustments, services
+from marketplace.orders import adjustments, freeze, services
 from marketplace.orders.models import (
     CLOSED_WITHOUT_SALE,
     Order,
@@ -129,8 +129,9 @@ def shipment_of(part: OrderPart) -> Shipment | None:
 def shippable_parts(coop: Cooperative) -> list[OrderPart]:
     shipped = select(ShipmentPart.part_id)
     return list(db.session.scalars(
-        select(OrderPart).where(OrderPart.cooperative_id == coop.id, OrderPart.status.in_(SHIPPABLE),
-                                OrderPart.id.not_in(shipped)).order_by(OrderPart.id)))
+        select(OrderPart).join(Order, Order.id == OrderPart.order_id)
+        .where(OrderPart.cooperative_id == coop.id, OrderPart.status.in_(SHIPPABLE),
+               OrderPart.id.not_in(shipped), freeze.unfrozen()).order_by(OrderPart.id)))
 
 
 # ------------------------------------------------------------------- creating
@@ -185,6 +186,7 @@ def create_shipment(actor: User, data: ShipmentData, today: date | None = None) 
     parts = list(db.session.scalars(select(OrderPart).where(OrderPart.id.in_(ids))))
     if len(parts) != len(ids) or (coop is not None and any(p.cooperative_id != coop for p in parts)):
         raise NotFound(_l("No encontramos ese pedido."))
+    freeze.check_parts(actor, parts)
     for part in parts:
         if part.status not in SHIPPABLE:
             raise Conflict(_l("El pedido %(n)s no está aceptado ni listo.", n=part.order.number))
@@ -227,6 +229,7 @@ def dispatch(actor: User, shipment: Shipment, today: date | None = None) -> None
     if shipment.status != "planned":
         raise Conflict(_l("Este envío ya salió."))
     parts = _parts(shipment)
+    freeze.check_parts(actor, parts)
     not_ready = [p for p in parts if p.status != PartStatus.READY]
     if not_ready:
         raise Conflict(_l("Primero marque listo el pedido %(n)s.", n=not_ready[0].order.number))

@@ -15,6 +15,7 @@ from marketplace.core.errors import Conflict
 from marketplace.core.models import utcnow
 from marketplace.extensions import db
 from marketplace.messaging.services import notify
+from marketplace.orders import freeze
 from marketplace.orders.common import _aware, lock_order
 from marketplace.orders.lifecycle import (
     TRANSITIONS,
@@ -42,11 +43,14 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     declines do, before moving anything, so it cannot deadlock with them."""
     now = now or utcnow()
     expired = cancelled = 0
+    # Parts on hold (``freeze``) neither expire nor are cancelled: ``_move`` refuses them.
     overdue_orders = set(db.session.scalars(
-        select(OrderPart.order_id).where(OrderPart.status == PartStatus.PLACED, OrderPart.respond_by < now)))
+        select(OrderPart.order_id).join(Order, Order.id == OrderPart.order_id)
+        .where(OrderPart.status == PartStatus.PLACED, OrderPart.respond_by < now, freeze.unfrozen())))
     unpaid_filter = (Order.payment_method == PaymentMethod.CARD,
                      Order.payment_status.in_([PaymentStatus.PENDING, PaymentStatus.FAILED]), Order.pay_by < now)
-    unpaid_orders = set(db.session.scalars(select(Order.id).where(*unpaid_filter)))
+    unpaid_orders = set(db.session.scalars(select(Order.id).where(*unpaid_filter,
+                                                                  Order.buyer_id.not_in(freeze.suspended_ids()))))
     orders = [order for order_id in sorted(overdue_orders | unpaid_orders)
               if (order := lock_order(order_id, skip_locked=True)) is not None]
     cancellable = TRANSITIONS["cancel"].source
@@ -99,7 +103,8 @@ def remind(now: datetime | None = None) -> int:
             select(OrderPart.id, OrderPart.cooperative_id, OrderPart.respond_by, Order.placed_at)
             .join(Order, Order.id == OrderPart.order_id)
             .where(OrderPart.status == PartStatus.PLACED, column.is_(None),
-                   OrderPart.respond_by > now + after, OrderPart.respond_by <= now + before)
+                   OrderPart.respond_by > now + after, OrderPart.respond_by <= now + before,
+                   freeze.unfrozen())  # a part on hold cannot be answered
             .order_by(OrderPart.id)).all()
         for part_id, cooperative_id, respond_by, placed_at in due:
             if _aware(respond_by) - _aware(placed_at) <= before:

@@ -23,7 +23,7 @@ from marketplace.core.errors import DomainError
 from marketplace.core.models import bogota_date
 from marketplace.core.types import parse_decimal
 from marketplace.extensions import csrf, db, limiter
-from marketplace.orders import payments, services
+from marketplace.orders import freeze, payments, services
 from marketplace.orders.forms import CheckoutForm, PlainForm
 from marketplace.orders.models import (
     CLOSED_WITHOUT_SALE,
@@ -54,6 +54,12 @@ def init_app(app) -> None:
 
     catalog_services.CARRIER_LISTINGS_HOOK = carries_listing
     policy.register_served_sites(serves_site)
+    # A suspension freezes the organisation's open parts and tells the other side (accounts
+    # sits below orders, so orders registers).
+    from marketplace.accounts import hooks as account_hooks
+
+    if freeze.account_notice not in account_hooks.NOTICE_WRITERS:
+        account_hooks.NOTICE_WRITERS.append(freeze.account_notice)
 
     @app.context_processor
     def order_helpers():
@@ -68,6 +74,7 @@ def init_app(app) -> None:
             "can_agree_shortfall": _can_agree_shortfall,
             "ledger_of": services.ledger, "amount_due": services.amount_due, "payment_due": services.payment_due,
             "unit_label": _unit_label, "order_units": services.order_units,
+            "on_hold_by": freeze.suspended_party,
         }
 
 
@@ -258,8 +265,13 @@ def pay(order_id: int):
                                                                               PaymentStatus.CANCELLED):
         return redirect(url_for("orders.order_page", order_id=order.id))
     try:
+        freeze.check_buyer(current_user, order)
         client_secret = payments.ensure_payment_intent(order)
         db.session.commit()
+    except freeze.Frozen as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for("orders.order_page", order_id=order.id))
     except payments.PaymentUnavailable:
         db.session.rollback()
         flash(_("No pudimos contactar al procesador de pagos. Intente de nuevo en un momento."), "error")
