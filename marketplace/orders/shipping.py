@@ -195,6 +195,12 @@ def create_shipment(actor: User, data: ShipmentData, today: date | None = None) 
     sites = {p.order.delivery_site_id for p in parts}
     if len(sites) != 1:
         raise DomainError(_l("Un envío va a un solo sitio de entrega; separe los pedidos por destino."), "parts")
+    if len({p.cooperative_id for p in parts}) != 1:
+        # The quote's first-mile legs (a mule to the road, a boat) are the cooperative's, and
+        # their cost falls on the parts shipped: another cooperative's parts would bear a leg
+        # that is not theirs. Pickups from several cooperatives are the route planner's.
+        raise DomainError(_l("Un envío lleva pedidos de una sola cooperativa; para recoger en varias, use el "
+                             "planificador de rutas."), "parts")
     _check_dates(data, today)
     carrier_id, carrier_name = _carrier(data)
     site = parts[0].order.delivery_site

@@ -297,3 +297,24 @@ def test_a_carrier_takes_a_proposed_plan_and_drives_its_routes(app, market, fact
     assert coop.post(f"/rutas/{plan_id}/aceptar", data={}).status_code == 303  # refused with a message
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Shipment)) == 1
+
+
+def test_one_shipment_carries_one_cooperatives_parts(app, market, factory):
+    """The quote's first-mile legs are a cooperative's and their cost falls on the parts
+    shipped: staff may not put two cooperatives' parts on one such shipment, where one would
+    bear the other's mule or boat."""
+    from marketplace.accounts.models import Role
+
+    admin = factory.staff(Role.PLATFORM_ADMIN)
+    _order_id, parts = _accepted_parts(app, market, [(market.listing_a, "100", "kg"), (market.listing_b, "50", "kg")])
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(Shipment))
+        with pytest.raises(DomainError) as refused:
+            shipping.create_shipment(user(admin), shipping.ShipmentData(
+                sorted(parts.values()), TODAY + timedelta(days=1), TODAY + timedelta(days=3)))
+        db.session.rollback()
+        assert refused.value.field == "parts" and "una sola cooperativa" in str(refused.value.message)
+        assert db.session.scalar(select(func.count()).select_from(Shipment)) == before
+    shipment_id = _ship(app, admin, [parts[market.coop_a]])
+    with app.app_context():
+        assert [s.part_id for s in db.session.get(Shipment, shipment_id).stops] == [parts[market.coop_a]]
