@@ -106,6 +106,8 @@ def register() -> None:
         "user.login_claim_refused": _l("%(who)s intentó entrar con el celular o el correo de %(object)s; "
                                        "no se cambió nada"),
         "organisation.nit_held": _l("%(who)s registró %(object)s con un NIT que ya tiene otra organización"),
+        "organisation.nit_held_on_edit": _l("%(who)s cambió el NIT de %(object)s por uno que ya tiene otra "
+                                            "organización"),
         "user.recovery_requested": _l("Se pidió recuperar la contraseña de %(object)s"),
         "user.password_reset": _l("%(who)s dio una contraseña temporal a %(object)s"),
         "user.password_recovered": _l("%(object)s recuperó su contraseña"),

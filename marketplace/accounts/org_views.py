@@ -69,13 +69,18 @@ def profile_page():
         org=org,
         can_manage=services.can_manage_organisation(current_user, org),
         members=services.members_of(org),
-        **_under_review(org),
+        nit=services.nit_typed(org),
+        **_under_review(org, own=True),
     )
 
 
-def _under_review(org) -> dict:
-    """What of the organisation's own changes waits for staff, for its pages."""
+def _under_review(org, own: bool = False) -> dict:
+    """What of the organisation's own changes waits for staff, for its pages. On its own
+    pages (``own``) a NIT held for staff reads as the one its managers typed, as a free one
+    would: they must not learn from it that another organisation has it."""
     identity_before, identity_after = reviews.identity_under_review(org)
+    if own and "nit" in identity_after and identity_after["nit"] is None:
+        identity_after = {**identity_after, "nit": services.nit_typed(org)}
     return {"reviewed": org, "identity_before": identity_before, "identity_after": identity_after,
             # In words, as the audit trail writes them (a legal form by its label).
             "identity_changes": audit_text.changes("organisation", identity_before, identity_after),
@@ -90,6 +95,7 @@ def edit():
     if isinstance(org, Cooperative):
         form = CooperativeProfileForm(obj=org)
         if request.method == "GET":
+            form.nit.data = services.nit_typed(org)
             form.municipality.data = f"{org.municipality.label} ({org.municipality.code})"
             pending = reviews.pending_member_change(org)
             if pending is not None:  # the form shows what the cooperative asked for, not lose it on saving
@@ -97,6 +103,8 @@ def edit():
                     getattr(form, name).data = value
     elif isinstance(org, Buyer):
         form = BuyerProfileForm(obj=org)
+        if request.method == "GET":
+            form.nit.data = services.nit_typed(org)
         if request.method == "GET" and org.municipality:
             form.municipality.data = f"{org.municipality.label} ({org.municipality.code})"
     else:
@@ -107,7 +115,7 @@ def edit():
                 services.update_cooperative(current_user, org, _cooperative_data(form), remote_addr=_addr())
             else:
                 services.update_buyer(current_user, org, _buyer_data(form), remote_addr=_addr())
-            review = _under_review(org)
+            review = _under_review(org, own=True)
             db.session.commit()
             flash(_("Datos de la organización guardados."), "success")
             if review["identity_after"]:

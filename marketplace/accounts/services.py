@@ -295,16 +295,45 @@ def _record_held_nit(org: Organisation, held: list, actor: User, remote_addr) ->
                      remote_addr=remote_addr)
 
 
+def _hold_edited_nit(org: Organisation, held: list, actor: User, remote_addr) -> None:
+    """An edit typed a NIT another organisation has. It is answered as any NIT change (a
+    verified organisation goes back under review, since its NIT changed): refusing it would
+    tell any registered user which companies are on the platform. The organisation is left
+    without a NIT (a NIT stays unique) and the typed one is held for staff, once: saving the
+    form again with the same held NIT records nothing new."""
+    current = held_nit(org)
+    for nit, other in held:
+        if current is not None and current.get("nit") == nit and current.get("registered_by_id") == other.id:
+            continue
+        audit.record(NIT_HELD_ON_EDIT, "organisation", org.id, actor=actor, organisation_id=org.id,
+                     after={"nit": nit, "registered_by_id": other.id, "registered_by": other.name},
+                     remote_addr=remote_addr)
+
+
+NIT_HELD_ON_EDIT = "organisation.nit_held_on_edit"
+
+
 def held_nit(org: Organisation) -> dict | None:
-    """For staff: the NIT typed at registration that another organisation already had
-    (``{"nit", "registered_by_id", "registered_by"}``), while the organisation has no NIT of
-    its own; else None. Never shown to the organisation's members."""
+    """For staff: the NIT typed at registration or in a later edit that another organisation
+    already had (``{"nit", "registered_by_id", "registered_by"}``), while the organisation
+    has no NIT of its own; else None. Never shown to the organisation's members as such
+    (their own pages show it only as the NIT they typed, ``nit_typed``)."""
     if org.nit is not None or org.id is None:
         return None
     event = db.session.scalar(
-        select(AuditEvent).where(AuditEvent.action == NIT_HELD, AuditEvent.object_type == "organisation",
+        select(AuditEvent).where(AuditEvent.action.in_((NIT_HELD, NIT_HELD_ON_EDIT)),
+                                 AuditEvent.object_type == "organisation",
                                  AuditEvent.object_id == str(org.id)).order_by(AuditEvent.id.desc()).limit(1))
     return dict(event.after) if event is not None and event.after else None
+
+
+def nit_typed(org: Organisation) -> str | None:
+    """The NIT the organisation's own pages show: its own, or the one its managers typed
+    that is held for staff. Showing none after such an edit would tell them it is taken."""
+    if org.nit is not None:
+        return org.nit
+    held = held_nit(org)
+    return held["nit"] if held else None
 
 
 @dataclass
@@ -458,13 +487,16 @@ def require_manage(user: User, org: Organisation) -> None:
 def update_cooperative(actor: User, coop: Cooperative, data: CooperativeData, remote_addr=None) -> None:
     """Save the cooperative's profile. A new name, NIT or legal form puts a verified
     cooperative back under review, and member counts that would flip its women-led or
-    youth-led flag wait for staff (``reviews``); everything else applies at once."""
+    youth-led flag wait for staff (``reviews``); everything else applies at once. A NIT
+    another organisation has is held for staff as at registration (``_hold_edited_nit``)."""
     require_manage(actor, coop)
     before = audit.snapshot(coop, COOPERATIVE_FIELDS)
     counts = reviews.counts_of(coop)
-    _apply_cooperative(coop, data)
+    held: list = []
+    _apply_cooperative(coop, data, held_nit=held)
     reviews.hold_member_counts(actor, coop, counts, remote_addr=remote_addr)
     db.session.flush()
+    _hold_edited_nit(coop, held, actor, remote_addr)
     old, new = audit.changed(before, audit.snapshot(coop, COOPERATIVE_FIELDS))
     if new:
         audit.record("organisation.updated", "organisation", coop.id, actor=actor,
@@ -481,11 +513,14 @@ COOPERATIVE_CHANGED_HOOKS: list = []
 
 
 def update_buyer(actor: User, buyer: Buyer, data: BuyerData, remote_addr=None) -> None:
-    """Save the company's profile; a new name or NIT puts a verified company back under review."""
+    """Save the company's profile; a new name or NIT puts a verified company back under review.
+    A NIT another organisation has is held for staff as at registration (``_hold_edited_nit``)."""
     require_manage(actor, buyer)
     before = audit.snapshot(buyer, BUYER_FIELDS)
-    _apply_buyer(buyer, data)
+    held: list = []
+    _apply_buyer(buyer, data, held_nit=held)
     db.session.flush()
+    _hold_edited_nit(buyer, held, actor, remote_addr)
     old, new = audit.changed(before, audit.snapshot(buyer, BUYER_FIELDS))
     if new:
         audit.record("organisation.updated", "organisation", buyer.id, actor=actor,
