@@ -4,9 +4,11 @@ Neither must tell anyone whether a number or address is in use. When it is, the
 registration view answers exactly as for a new account (same redirect, same message, an
 equally shaped session cookie), nothing is created, and the owner of the existing account
 is told through that very number or address, with the way to recover their password.
-A change of one's own login phone or e-mail to one that belongs to another account answers
-as a change to a free one does, changes nothing, and tells that account's owner the same
-way (``login_claimed``).
+A change of one's own login phone or e-mail takes effect only once a code sent to the new
+number (or a link sent to the new address) comes back. One that belongs to another account
+answers and shows as a change to a free one does (pending, "we sent a code"), but nothing is
+sent to it and no code can complete it (``services.change_login``); that account's owner is
+told the same way (``login_claimed``).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def attempted_on(owner_id: int, field: str, *, recover_link: str, remote_addr: s
 def login_claimed(owner_id: int, field: str, claimant: User, *, link: str, remote_addr: str | None = None,
                   now: datetime | None = None) -> bool:
     """``claimant`` tried to make the phone (``field == "phone"``) or e-mail of account
-    ``owner_id`` their own login. Nothing changed (``services.change_login`` saw to it); this
+    ``owner_id`` their own login. Nothing changes (``services.change_login`` saw to it); this
     records the attempt (staff can see who tried) and tells the owner on that number or
     address, at most once per ``NOTICE_EVERY``. Returns whether a notice was written."""
     return _tell_owner(owner_id, field, kind=CLAIM_NOTICE_KIND, action=CLAIM_ACTION, link=link,

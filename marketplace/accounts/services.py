@@ -16,6 +16,7 @@ from decimal import Decimal
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from marketplace.accounts import hooks, passwords, reviews, verification
@@ -916,47 +917,113 @@ def change_password(user: User, current: str, new: str, *, user_agent=None, remo
 
 @dataclass
 class LoginChange:
-    """What ``change_login`` did. ``phone_typed_new`` and ``email_typed_new`` say what the
-    person asked for (a number or address other than their current one), so the answer can
-    be the same whether or not it was done; ``claimed`` lists ``(field, owner id)`` for each
-    typed value that belongs to another account."""
+    """What ``change_login`` did. ``pending`` lists ``(field, value)`` for each new phone or
+    e-mail that now waits for its code or link, whether or not it belongs to another account,
+    so the answer and the account page are the same either way; ``claimed`` lists
+    ``(field, owner id)`` for each of those that belongs to another account (its owner is to be
+    told, ``registration.login_claimed``); ``removed`` lists the fields cleared at once."""
 
-    phone_typed_new: bool
-    email_typed_new: bool
+    pending: list[tuple[str, str]]
     claimed: list[tuple[str, int]]
+    removed: list[str]
 
-    @property
-    def changed(self) -> bool:
-        return not self.claimed
+
+def _login_owner(field: str, value: str) -> User | None:
+    column = User.phone if field == "phone" else User.email
+    return db.session.scalar(select(User).where(column == value))
 
 
 def change_login(user: User, password: str, phone: str | None, email: str | None, remote_addr=None) -> LoginChange:
-    """Change the phone or e-mail used to log in (asks for the password).
+    """Ask to change the phone or e-mail used to log in (asks for the password).
 
-    A number or address that already belongs to another account is never refused: that would
-    tell anyone who has an account. Then nothing changes at all (a login is never shared, and
-    half a change could leave the account without one), and the caller answers as for a free
-    value and tells each owner in ``claimed`` (``registration.login_claimed``)."""
+    A new number or address takes effect only once its owner proves it
+    (``confirm_login_code``, ``confirm_login_link``): a code goes to the new number, a link
+    to the new address, and until then the account keeps its login. A number or address
+    that belongs to another account is never refused, which would tell anyone who has an
+    account: it is kept pending the same way, nothing is sent to it and no code can ever
+    complete it (``verification.issue_login_change``), and the caller tells its owner.
+    Clearing one of the two applies at once when the other one, unchanged, remains."""
     confirm_password(user, password)
     new_phone, new_email = login_identity(phone, email)
-    result = LoginChange(phone_typed_new=bool(new_phone) and new_phone != user.phone,
-                         email_typed_new=bool(new_email) and new_email != user.email, claimed=[])
-    for field, value, column in (("phone", new_phone, User.phone), ("email", new_email, User.email)):
-        owner = db.session.scalar(select(User).where(column == value)) if value else None
-        if owner is not None and owner is not user:
+    result = LoginChange(pending=[], claimed=[], removed=[])
+    typed = {"phone": new_phone, "email": new_email}
+    current = {"phone": user.phone, "email": user.email}
+    for field in ("phone", "email"):
+        value = typed[field]
+        if not value or value == current[field]:
+            continue
+        owner = _login_owner(field, value)
+        taken = owner is not None and owner is not user
+        verification.issue_login_change(user, field, value, deliver=not taken, remote_addr=remote_addr)
+        result.pending.append((field, value))
+        if taken:
             result.claimed.append((field, owner.id))
-    if result.claimed:
-        return result
-    before = {"phone": user.phone, "email": user.email}
-    verification.login_changed(user, new_phone != user.phone, new_email != user.email)
-    user.phone, user.email = new_phone, new_email
-    db.session.flush()
-    old, new = audit.changed(before, {"phone": user.phone, "email": user.email})
-    if new:
+    for field, other in (("phone", "email"), ("email", "phone")):
+        # A login is never left without the other one already in force.
+        if current[field] and not typed[field] and current[other] and typed[other] == current[other]:
+            result.removed.append(field)
+    if result.removed:
+        before = dict(current)
+        for field in result.removed:
+            setattr(user, field, None)
+            setattr(user, f"{field}_verified_at", None)
+        db.session.flush()
+        old, new = audit.changed(before, {"phone": user.phone, "email": user.email})
         audit.record("user.login_changed", "user", user.id, actor=user,
                      organisation_id=user.organisation.id if user.organisation else None,
                      before=old, after=new, remote_addr=remote_addr)
     return result
+
+
+def pending_logins(user: User) -> list[tuple[str, str]]:
+    """``(field, value)`` of each new login phone or e-mail waiting for its code or link."""
+    return [(field, code.address) for field, code in verification.pending_login_changes(user).items()]
+
+
+def _take_up_login(user: User, field: str, value: str, remote_addr=None) -> None:
+    """The new login ``field`` was proved: it replaces the old one, proved (the code or link
+    that reached it says so). A value another account took in the meantime changes nothing."""
+    refused = verification.CodeRejected(_l("Ese código venció o ya no sirve. Pida uno nuevo."), "code")
+    owner = _login_owner(field, value)
+    if owner is not None and owner is not user:
+        raise refused
+    before = {"phone": user.phone, "email": user.email}
+    try:
+        with db.session.begin_nested():
+            setattr(user, field, value)
+            setattr(user, f"{field}_verified_at", utcnow())
+            db.session.flush()
+    except IntegrityError as exc:  # taken by another account since the check above
+        raise refused from exc
+    old, new = audit.changed(before, {"phone": user.phone, "email": user.email})
+    audit.record("user.login_changed", "user", user.id, actor=user,
+                 organisation_id=user.organisation.id if user.organisation else None,
+                 before=old, after=new, remote_addr=remote_addr)
+
+
+def confirm_login_code(user: User, typed: str, remote_addr=None) -> str:
+    """The code sent to the pending new login phone: when ``typed`` is it, the new number
+    becomes the login (returned). A wrong code raises ``verification.CodeRejected`` after
+    recording the try (commit it)."""
+    code = verification.take_login_code(user, typed)
+    _take_up_login(user, "phone", code.address, remote_addr=remote_addr)
+    return code.address
+
+
+def confirm_login_link(token: str, remote_addr=None) -> tuple[User, str] | None:
+    """The link sent to a pending new login e-mail: the person and the new address, now
+    their login. None when ``token`` is not such a link (it may verify an e-mail instead,
+    ``verification.confirm_email``). Raises ``verification.CodeRejected`` when it no longer
+    works (commit the try)."""
+    if verification.login_link_code(token) is None:
+        return None
+    code = verification.take_login_link(token)
+    user = db.session.get(User, code.user_id)
+    if user is None or not user.active:
+        raise verification.CodeRejected(_l("Ese enlace venció o ya se usó. Escriba el correo nuevo otra vez en "
+                                           "«Su cuenta»."))
+    _take_up_login(user, "email", code.address, remote_addr=remote_addr)
+    return user, code.address
 
 
 def update_profile(user: User, full_name: str, locale: str) -> None:

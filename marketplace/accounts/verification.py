@@ -38,6 +38,10 @@ from marketplace.extensions import db
 VERIFY_PHONE = "verify_phone"
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose's name, not a secret
+# A new login phone or e-mail waits in its code's row (``address``) until its owner proves it.
+CHANGE_PHONE = "change_phone"
+CHANGE_EMAIL = "change_email"
+CHANGE_PURPOSES = {"phone": CHANGE_PHONE, "email": CHANGE_EMAIL}
 
 CHANNELS = ("whatsapp", "sms", "email")
 CODE_TTL = timedelta(minutes=10)
@@ -177,26 +181,41 @@ def channel_warning(user: User) -> str | None:
 # -------------------------------------------------------------------------- codes
 
 
-def sent_recently(address: str, now: datetime | None = None) -> bool:
-    """Whether ``address`` already received as many codes as ``ADDRESS_LIMITS`` allow."""
+# The hash of a pending new login that belongs to another account: nothing was sent, and no
+# secret matches it (``secret_matches`` knows only "hmac-sha256").
+NEVER_SENT = "never$"
+
+
+def sent_recently(address: str, now: datetime | None = None, *, by_user: int | None = None) -> bool:
+    """Whether ``address`` already received as many codes as ``ADDRESS_LIMITS`` allow.
+
+    With ``by_user``, whether that person already asked for that many for ``address``,
+    counting the requests that sent nothing (a new login another account has), so they are
+    limited alike. Without it, only what was really sent counts: someone typing another's
+    number as their new login must not use up that number's codes."""
     now = now or utcnow()
     for window, most in ADDRESS_LIMITS:
-        count = db.session.scalar(
-            select(func.count()).select_from(VerificationCode)
-            .where(VerificationCode.address == address, VerificationCode.created_at > now - window))
-        if count >= most:
+        stmt = (select(func.count()).select_from(VerificationCode)
+                .where(VerificationCode.address == address, VerificationCode.created_at > now - window))
+        if by_user is not None:
+            stmt = stmt.where(VerificationCode.user_id == by_user)
+        else:
+            stmt = stmt.where(VerificationCode.code_hash.not_like(NEVER_SENT + "%"))
+        if db.session.scalar(stmt) >= most:
             return True
     return False
 
 
 def issue(user: User, purpose: str, channel: str, address: str, *, link: bool = False,
-          remote_addr: str | None = None, now: datetime | None = None) -> tuple[VerificationCode, str]:
+          remote_addr: str | None = None, now: datetime | None = None,
+          own_requests: bool = False) -> tuple[VerificationCode, str]:
     """A new code (or link token) for ``user``; the previous live one of this purpose stops
     working. Returns the row and the plain secret, which is never stored.
 
-    Raises ``TooManyCodes`` when ``address`` already received its share."""
+    Raises ``TooManyCodes`` when ``address`` already received its share (or, with
+    ``own_requests``, when ``user`` already asked for its share for ``address``)."""
     now = now or utcnow()
-    if sent_recently(address, now):
+    if sent_recently(address, now, by_user=user.id if own_requests else None):
         raise TooManyCodes(CODE_SENT_TOO_OFTEN, "code")
     db.session.execute(
         update(VerificationCode)
@@ -339,9 +358,78 @@ def confirm_email(token: str, *, remote_addr: str | None = None, now: datetime |
     return user
 
 
-def login_changed(user: User, phone_changed: bool, email_changed: bool) -> None:
-    """A new number or address is unproven until its owner types its code or opens its link."""
-    if phone_changed:
-        user.phone_verified_at = None
-    if email_changed:
-        user.email_verified_at = None
+# ------------------------------------------------------------ a new login phone or e-mail
+
+
+def issue_login_change(user: User, field: str, address: str, *, deliver: bool, remote_addr: str | None = None,
+                       now: datetime | None = None) -> VerificationCode:
+    """Keep ``address`` as ``user``'s pending new login ``field`` ("phone" or "email"): a code
+    row of purpose ``CHANGE_PHONE``/``CHANGE_EMAIL`` whose ``address`` is the new value. When
+    ``deliver``, a code goes to the new number (WhatsApp or SMS) or a link to the new
+    address. When not (the value belongs to another account), nothing is sent and the row's
+    hash matches no secret, so no code can ever complete it; otherwise the row is made,
+    limited, expired and tried exactly like one that was sent, so the account's pages
+    cannot tell the two apart. A new request replaces the previous pending one of the field."""
+    purpose = CHANGE_PURPOSES[field]
+    email = field == "email"
+    channel = "email" if email else phone_channel(user)
+    # Limited by this person's own requests for the value, sent or not, so both answer alike.
+    code, secret = issue(user, purpose, channel, address, link=email, remote_addr=remote_addr, now=now,
+                         own_requests=True)
+    if not deliver:
+        code.code_hash = f"{NEVER_SENT}{secrets.token_hex(16)}"
+        db.session.flush()
+    elif email:
+        hooks.notify("verify_email_link", subject_id=code.id, user_id=user.id,
+                     payload={"link": link_for(EMAIL_LINK_PATH, code, secret), "channel": "email",
+                              "address": address})
+    else:
+        hooks.notify("verification_code", subject_id=code.id, user_id=user.id,
+                     payload={"code": secret, "channel": channel, "address": address})
+    return code
+
+
+def pending_login_changes(user: User, now: datetime | None = None) -> dict[str, VerificationCode]:
+    """The pending new login values of ``user`` that can still be confirmed, by field."""
+    found = {}
+    for field, purpose in CHANGE_PURPOSES.items():
+        code = live_code(user.id, purpose, now)
+        if code is not None:
+            found[field] = code
+    return found
+
+
+def take_login_code(user: User, typed: str, now: datetime | None = None) -> VerificationCode:
+    """Spend one try of the pending new phone's code on ``typed``; the used code row (its
+    ``address`` is the new number) when it matches. Raises ``CodeRejected`` otherwise."""
+    now = now or utcnow()
+    typed = clean_code(typed)
+    if not re.fullmatch(r"\d{6}", typed):
+        raise DomainError(_l("Escriba los 6 números del código."), "code")
+    code = live_code(user.id, CHANGE_PHONE, now)
+    if code is None:
+        raise CodeRejected(_l("Ese código venció o ya no sirve. Pida uno nuevo."), "code")
+    if not try_code(code, CHANGE_PHONE, code.address, typed, now):
+        left = MAX_ATTEMPTS - code.attempts
+        if left <= 0:
+            raise CodeRejected(_l("El código no es correcto y ya no quedan intentos. Pida uno nuevo."), "code")
+        raise CodeRejected(_l("El código no es correcto. Le quedan %(n)s intentos.", n=left), "code")
+    return code
+
+
+def login_link_code(token: str | None) -> VerificationCode | None:
+    """The pending new e-mail's code row a link points at, whatever its state, or None when
+    the link is not one of those."""
+    parts = split_token(token)
+    code = db.session.get(VerificationCode, parts[0]) if parts else None
+    return code if code is not None and code.purpose == CHANGE_EMAIL else None
+
+
+def take_login_link(token: str, now: datetime | None = None) -> VerificationCode:
+    """Spend the link of a pending new e-mail; the used code row. Raises ``CodeRejected``."""
+    now = now or utcnow()
+    parts = split_token(token)
+    code = login_link_code(token)
+    if code is None or code.user_id is None or not try_code(code, CHANGE_EMAIL, code.address, parts[1], now):
+        raise CodeRejected(_l("Ese enlace venció o ya se usó. Escriba el correo nuevo otra vez en «Su cuenta»."))
+    return code

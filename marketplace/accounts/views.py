@@ -4,7 +4,6 @@ organisation's pages and the platform administration are in ``org_views``."""
 
 from __future__ import annotations
 
-import contextlib
 from types import SimpleNamespace
 
 from flask import (
@@ -339,11 +338,13 @@ def _account_page(**forms):
         "password_form": PasswordChangeForm(prefix="pw"),
         "login_form": LoginChangeForm(prefix="login", data={"phone": current_user.phone or "", "email": current_user.email or ""}),
         "token_form": TokenForm(prefix="token"),
+        "code_form": CodeForm(prefix="change", formdata=None),
         "empty_form": EmptyForm(),
     }
     defaults.update(forms)
     return render_template(
         "accounts/account.html",
+        pending_logins=services.pending_logins(current_user),
         tokens=services.api_tokens(current_user),
         sessions=services.open_sessions(current_user),
         current_session=current_user.current_login_session,
@@ -412,25 +413,44 @@ def change_login():
             user = current_user._get_current_object()
             change = services.change_login(user, form.current_password.data, form.phone.data, form.email.data,
                                            remote_addr=_addr())
-            if change.changed:
-                if change.phone_typed_new:
-                    _send_code_quietly(user)
-                if change.email_typed_new:
-                    with contextlib.suppress(verification.TooManyCodes):
-                        verification.send_email_link(user, remote_addr=_addr())
             for field, owner_id in change.claimed:
                 registration.login_claimed(owner_id, field, user, link=url_for("auth.login", _external=True),
                                            remote_addr=_addr())
             db.session.commit()
-            # The same answer whether or not the number or address belonged to another
-            # account: what was typed decides it, not what was done.
-            flash(_("Datos de acceso actualizados."), "success")
-            if change.phone_typed_new:
-                return redirect(url_for("account.verify_phone"))
-            return redirect(url_for("account.index"))
         except DomainError as error:
             _fail(form, error)
+        else:
+            # The same answer whether or not the number or address belonged to another
+            # account: what was typed decides it, not what was done.
+            if change.pending:
+                flash(_("Para terminar el cambio, confirme el código o el enlace que le enviamos. Hasta "
+                        "entonces siga entrando con sus datos de siempre."), "info")
+            else:
+                flash(_("Datos de acceso actualizados."), "success")
+            return redirect(url_for("account.index", _anchor="acceso"))
     return _account_page(login_form=form), 422
+
+
+@account_bp.post("/acceso/codigo")
+@login_required
+@limiter.limit("30 per hour", scope="login-code")
+def confirm_login_code():
+    """The code sent to a pending new login phone."""
+    form = CodeForm(prefix="change")
+    if form.validate_on_submit():
+        try:
+            phone = services.confirm_login_code(current_user._get_current_object(), form.code.data,
+                                                remote_addr=_addr())
+            db.session.commit()
+        except verification.CodeRejected as error:
+            db.session.commit()  # the try counts
+            form.attach_error(error)
+        except DomainError as error:
+            _fail(form, error)
+        else:
+            flash(_("Celular cambiado: ahora entra con %(phone)s.", phone=format_mobile(phone)), "success")
+            return redirect(url_for("account.index", _anchor="acceso"))
+    return _account_page(code_form=form), 422
 
 
 def _send_code_quietly(user) -> bool:
@@ -572,12 +592,17 @@ def verify_email(token: str):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        verification.confirm_email(token, remote_addr=_addr())
+        changed = services.confirm_login_link(token, remote_addr=_addr())
+        if changed is None:
+            verification.confirm_email(token, remote_addr=_addr())
         db.session.commit()
     except verification.CodeRejected as error:
         db.session.commit()
         return render_template("accounts/verify_email.html", error=error.message), 404
-    flash(_("Correo verificado."), "success")
+    if changed is not None:
+        flash(_("Correo cambiado: ahora entra con %(email)s.", email=changed[1]), "success")
+    else:
+        flash(_("Correo verificado."), "success")
     return redirect(url_for("account.channels" if current_user.is_authenticated else "auth.login"))
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from marketplace.accounts.models import ApiToken, Role
 from marketplace.extensions import db
+from tests.accounts import codes
 from tests.accounts.helpers import field_error, open_session_count
 from tests.conftest import login
 
@@ -130,6 +131,11 @@ def test_changing_the_login_phone(app, factory):
     response = client.post("/cuenta/acceso", data={
         "login-phone": "320 765 4321", "login-email": "gerente@asociacion.co", "login-current_password": person.password})
     assert response.status_code == 302
+    # Each new login works once its code or link came back.
+    code = codes.last_payload(app, "verification_code", person.user_id)["code"]
+    assert client.post("/cuenta/acceso/codigo", data={"change-code": code}).status_code == 302
+    link = codes.last_payload(app, "verify_email_link", person.user_id)["link"]
+    assert client.post("/" + link.split("://", 1)[1].split("/", 1)[1]).status_code == 302
     client.post("/salir")
     assert client.post("/entrar", data={"identifier": "3207654321", "password": person.password}).status_code == 302
     client.post("/salir")

@@ -166,21 +166,22 @@ def test_a_buyer_with_only_an_email_gets_a_link(app, client):
     assert bad.status_code == 404
 
 
-def test_a_new_number_must_be_verified_again(app, factory):
+def test_a_new_number_is_proved_by_the_code_that_makes_it_the_login(app, factory):
     _org, person = factory.cooperative()
     codes.prove(app, person.user_id, whatsapp=True)
     client = app.test_client()
     login(client, person)
     response = client.post("/cuenta/acceso", data={"login-phone": "312 555 0199", "login-email": "",
                                                     "login-current_password": PASSWORD})
-    assert response.status_code == 302 and response.headers["Location"] == "/cuenta/verificar-celular"
-    changed = codes.user(app, person.user_id)
-    assert changed.phone == "+573125550199" and changed.phone_verified_at is None
+    assert response.status_code == 302 and response.headers["Location"] == "/cuenta#acceso"
+    kept = codes.user(app, person.user_id)
+    assert kept.phone == person.login and kept.phone_verified_at is not None
     payload = codes.last_payload(app, "verification_code", person.user_id)
     assert (payload["channel"], payload["address"]) == ("whatsapp", "+573125550199")
-    # A code sent to the old number proves nothing about the new one.
-    assert client.post("/cuenta/verificar-celular", data={"code": payload["code"]}).status_code == 302
-    assert codes.user(app, person.user_id).phone_verified_at is not None
+    # The code sent to the new number is not one that verifies the old one.
+    assert client.post("/cuenta/acceso/codigo", data={"change-code": payload["code"]}).status_code == 302
+    changed = codes.user(app, person.user_id)
+    assert changed.phone == "+573125550199" and changed.phone_verified_at is not None
 
 
 def test_an_unchanged_number_stays_verified(app, factory):
@@ -191,7 +192,7 @@ def test_an_unchanged_number_stays_verified(app, factory):
     client.post("/cuenta/acceso", data={"login-phone": person.login, "login-email": "nuevo@asociacion.co",
                                         "login-current_password": PASSWORD})
     changed = codes.user(app, person.user_id)
-    assert changed.phone_verified_at is not None and changed.email == "nuevo@asociacion.co"
+    assert changed.phone_verified_at is not None and changed.email is None
     assert codes.notices(app, "verification_code", person.user_id) == []
     assert codes.last_payload(app, "verify_email_link", person.user_id)["address"] == "nuevo@asociacion.co"
 
