@@ -36,7 +36,8 @@ Reading. Rasters are read by windows only: the window of the plot's bounds, roun
 whole pixels. The part of a window outside the raster is filled as "no data" by hand (cheaper
 than GDAL's boundless VRT). ``check_many`` opens each raster once for all plots, visits the plots
 in raster order (so GDAL's block cache serves neighbours) and caps GDAL's cache
-(``GDAL_CACHE_MB``) so that memory stays flat whatever the number of plots.
+(``GDAL_CACHE_MB``) so that memory stays flat whatever the number of plots. When both rasters
+share a grid (the usual case once staff have aligned them) the plot's pixels are computed once.
 
 Verdict, under ``Thresholds``:
 
@@ -265,6 +266,7 @@ class _Checker:
 
         forest_share = forest_ha = None
         forest_window = None
+        forest_pixels: tuple = (None, None)
         if self.forest is None:
             incomplete = True
             reasons.append("capa_faltante:bosque_2020")
@@ -272,6 +274,7 @@ class _Checker:
             values, valid, wt, r0 = self.forest.read(bounds)
             inside, override = _plot_pixels(geometry, values.shape, wt, area_m2)
             weights = _pixel_weights(inside, override, r0, self.forest.transform)
+            forest_pixels = (wt, values.shape, inside, weights)
             is_forest = valid & (values >= self.layers.forest_min_value)
             forest_window = (is_forest, valid, wt)
             if (inside & ~valid).any():
@@ -288,8 +291,11 @@ class _Checker:
             reasons.append("capa_faltante:perdida")
         else:
             values, valid, wt, r0 = self.loss.read(bounds)
-            inside, override = _plot_pixels(geometry, values.shape, wt, area_m2)
-            weights = _pixel_weights(inside, override, r0, self.loss.transform)
+            if forest_pixels[:2] == (wt, values.shape):  # both layers on one grid: same pixels
+                inside, weights = forest_pixels[2:]
+            else:
+                inside, override = _plot_pixels(geometry, values.shape, wt, area_m2)
+                weights = _pixel_weights(inside, override, r0, self.loss.transform)
             if (inside & ~valid).any():
                 incomplete = True
                 reasons.append("fuera_de_cobertura:perdida")
