@@ -50,7 +50,9 @@ Verdict, under ``Thresholds``:
 
 ``reasons`` lists the machine codes behind the verdict (``perdida_bosque``, ``area_protegida``,
 ``fuera_de_cobertura:bosque_2020`` / ``fuera_de_cobertura:perdida``, ``capa_faltante:...``,
-``punto_sin_area``); pages translate them.
+``punto_sin_area``, ``geometria_no_valida`` for an empty geometry or one that is not a point or
+(multi)polygon); pages translate them. Validating a plot's geometry is ``geometry``'s work; the
+check only refuses what it cannot measure, without stopping a batch.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from pyproj import Geod
 from rasterio.features import geometry_mask
 from rasterio.transform import Affine
 from rasterio.windows import Window, from_bounds
-from shapely import STRtree, prepare
+from shapely import STRtree, orient_polygons, prepare
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
@@ -76,6 +78,7 @@ SIN_RIESGO, RIESGO, NO_VERIFICADO = "sin_riesgo", "riesgo", "no_verificado"
 CUTOFF_LOSS_VALUE = 21  # Hansen lossyear: year - 2000; 21 = 2021, the first year after 31 Dec 2020
 GDAL_CACHE_MB = 64
 DISC_VERTICES = 64
+_CHECKABLE = ("Point", "Polygon", "MultiPolygon")
 
 GEOD = Geod(ellps="WGS84")
 _A = GEOD.a
@@ -155,7 +158,10 @@ def row_areas_m2(transform: Affine, row_start: int, rows: int) -> np.ndarray:
 
 
 def geodesic_area_m2(geometry: BaseGeometry) -> float:
-    return abs(GEOD.geometry_area_perimeter(geometry)[0])
+    """Geodesic area (m²) of a (multi)polygon on WGS 84. ``Geod`` sums signed rings, so every
+    part is first oriented counter-clockwise (holes clockwise): GEOS's own results (a
+    difference, an intersection) often come out clockwise."""
+    return abs(GEOD.geometry_area_perimeter(orient_polygons(geometry, exterior_cw=False))[0])
 
 
 def point_disc(point: Point, area_ha: Decimal | float) -> Polygon:
@@ -252,6 +258,9 @@ class _Checker:
 
     def check(self, plot: PlotShape) -> ForestCheck:
         geometry, reasons = plot.geometry, []
+        if geometry is None or geometry.is_empty or geometry.geom_type not in _CHECKABLE:
+            return ForestCheck(NO_VERIFICADO, Decimal("0"), None, None, None,
+                               reasons=("geometria_no_valida",))
         if geometry.geom_type == "Point":
             if plot.declared_ha is None or plot.declared_ha <= 0:
                 return ForestCheck(NO_VERIFICADO, Decimal("0"), None, None, None,
@@ -356,8 +365,14 @@ def check_many(plots: Iterable[PlotShape], layers: Layers,
     plot reads one small window of each. Plots are visited in raster order (north to south,
     then west to east, by their bounds) so that neighbours share GDAL's cached blocks."""
     plots = list(plots)
-    order = sorted(range(len(plots)), key=lambda i: (-round(plots[i].geometry.bounds[3], 2),
-                                                      plots[i].geometry.bounds[0]))
+
+    def raster_order(i: int) -> tuple[float, float]:
+        geometry = plots[i].geometry
+        if geometry is None or geometry.is_empty:
+            return (0.0, 0.0)
+        return (-round(geometry.bounds[3], 2), geometry.bounds[0])
+
+    order = sorted(range(len(plots)), key=raster_order)
     results: list[ForestCheck | None] = [None] * len(plots)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024):
         checker = _Checker(layers, thresholds or Thresholds())

@@ -18,7 +18,8 @@ import rasterio
 import shapely
 from pyproj import Geod, Transformer
 from rasterio.transform import from_origin
-from shapely.geometry import Point, box
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
+from shapely.geometry.polygon import orient
 
 from marketplace.traceability import forest
 from marketplace.traceability.forest import (
@@ -130,6 +131,18 @@ def test_polygon_matches_brute_force_and_only_loss_on_2020_forest_after_cutoff_c
     assert float(result.area_ha) == pytest.approx(_utm_area_ha(plot), rel=2e-3)
 
 
+def test_multipolygon_with_a_hole_matches_brute_force(rasters):
+    # two parts; the west one has a hole over the 2021 loss block, the east one holds 2023 loss
+    west = _lonlat_box(1.5, 24.5, 14.2, 39.7).difference(_lonlat_box(4.4, 29.3, 9.6, 33.8))
+    plot = MultiPolygon([west, _lonlat_box(26.1, 3.2, 34.7, 9.9)])
+    result = check_plot(PlotShape(plot), Layers(rasters["forest"], rasters["loss"]))
+    _, share, loss_ha = _brute(plot, _forest_array(), _loss_array())
+    assert float(result.forest_2020_share) == pytest.approx(share, abs=2e-4)
+    assert float(result.loss_ha) == pytest.approx(loss_ha, rel=1e-3)
+    assert set(result.loss_ha_by_year) == {2023}
+    assert float(result.area_ha) == pytest.approx(_utm_area_ha(plot), rel=2e-3)
+
+
 def test_loss_up_to_2020_and_loss_outside_forest_give_no_risk(rasters):
     layers = Layers(rasters["forest"], rasters["loss"])
     before_cutoff = _lonlat_box(8, 8, 26, 24)    # 2015 and 2020 loss, all on forest or not
@@ -182,6 +195,12 @@ def test_protected_area_overlap_hectares_and_share(rasters):
     lenient = Thresholds(max_protected_ha=Decimal("100"), max_protected_share=Decimal("0.6"))
     assert check_plot(PlotShape(plot), Layers(rasters["forest"], rasters["loss"], [protected]),
                       lenient).verdict == SIN_RIESGO
+    # two protected areas, one drawn clockwise and overlapping the other: their union counts once
+    second = orient(_lonlat_box(15, 0, 28, 3), sign=-1.0)
+    both = check_plot(PlotShape(plot), Layers(rasters["forest"], rasters["loss"], [protected, second]))
+    expected = _utm_area_ha(plot.intersection(protected.union(second)))
+    assert float(both.protected_ha) == pytest.approx(expected, rel=3e-3)
+
     # a protected area that does not touch the plot adds nothing
     far = check_plot(PlotShape(plot), Layers(rasters["forest"], rasters["loss"], [_lonlat_box(40, 40, 45, 45)]))
     assert far.protected_ha == Decimal("0") and far.verdict == SIN_RIESGO
@@ -246,6 +265,15 @@ def test_check_many_reads_windows_only_and_keeps_the_order(rasters, monkeypatch)
     assert all(w is not None and w.width <= 6 and w.height <= 5 for w in windows)
     monkeypatch.undo()
     assert many == [check_plot(p, layers) for p in plots]
+
+
+def test_a_geometry_that_cannot_be_measured_does_not_stop_the_batch(rasters):
+    layers = Layers(rasters["forest"], rasters["loss"])
+    good = PlotShape(_lonlat_box(4, 29, 10, 34))
+    results = check_many([PlotShape(Polygon()), PlotShape(LineString([(WEST, 1.81), (WEST + 0.001, 1.81)])),
+                          good], layers)
+    assert [r.verdict for r in results] == [NO_VERIFICADO, NO_VERIFICADO, RIESGO]
+    assert results[0].reasons == results[1].reasons == ("geometria_no_valida",)
 
 
 def test_layer_not_in_wgs84_is_refused(tmp_path, rasters):
