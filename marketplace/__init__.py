@@ -78,9 +78,10 @@ def _register_audit_text() -> None:
     from marketplace.logistics import audit_text as logistics_text
     from marketplace.matching import audit_text as matching_text
     from marketplace.orders import audit_text as orders_text
+    from marketplace.traceability import audit_text as traceability_text
 
     for module in (audit_text, accounts_text, catalog_text, logistics_text, orders_text, matching_text,
-                   insights_text):
+                   insights_text, traceability_text):
         module.register()
 
 
@@ -110,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.orders import api as orders_api
     from marketplace.orders import shipping_api, shipping_views
     from marketplace.orders import views as orders_views
+    from marketplace.traceability import views as traceability_views
 
     app.register_blueprint(core_views.bp)
     app.register_blueprint(accounts_views.auth_bp)
@@ -128,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(insights_views.bp)
     insights_views.init_app(app)
     app.register_blueprint(messaging_views.bp)
+    app.register_blueprint(traceability_views.bp)
 
     api.init_app(app, spec_kwargs=_spec_kwargs())
     for blueprint in (accounts_api.blp, core_api.blp, catalog_api.blp, logistics_api.blp, orders_api.blp,

@@ -51,3 +51,4 @@ from marketplace.orders.models import (  # noqa: F401
     SaleChange,
     StripeEvent,
 )
+from marketplace.traceability.models import Plot  # noqa: F401

@@ -190,8 +190,8 @@ def test_a_verified_cooperative_keeps_its_menu_and_an_empty_acopio_leads_somewhe
     client = app.test_client()
     login(client, manager)
     html = client.get("/acopio").get_data(as_text=True)
-    assert _menu(html) == ["Inicio", "Mis ofertas", "Solicitudes", "Ventas", "Envíos", "Acopio", "Organización",
-                           "Cuenta"]
+    assert _menu(html) == ["Inicio", "Mis ofertas", "Solicitudes", "Ventas", "Envíos", "Acopio", "Predios",
+                           "Organización", "Cuenta"]
     assert 'href="/ofertas/nueva"' in html and "Nuevo centro de acopio" in html
     assert 'id="verificacion"' not in client.get("/inicio").get_data(as_text=True)
 
