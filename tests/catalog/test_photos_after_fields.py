@@ -20,6 +20,7 @@ from marketplace.core import images
 from marketplace.core.models import bogota_date
 from marketplace.extensions import db
 from tests.accounts.helpers import field_error
+from tests.catalog.helpers import listing_form
 from tests.conftest import login
 
 TODAY = bogota_date()
@@ -71,14 +72,7 @@ def _jpeg(size=(2400, 1800), noise: bool = False) -> bytes:
 
 
 def _form(catalogue, **changes):
-    data = {
-        "grade": str(catalogue["grade"]), "quantity": "40", "unit": "arroba", "unit_kg": "",
-        "price": "150.000", "harvest_date": TODAY.isoformat(), "available_from": TODAY.isoformat(),
-        "available_until": (TODAY + timedelta(days=30)).isoformat(), "collection_point": "0",
-        "new_point": "Vereda La Playa", "latitude": "", "longitude": "", "description": "",
-    }
-    data.update(changes)
-    return data
+    return listing_form(catalogue["grade"], **{"description": "", **changes})
 
 
 def _post(client, catalogue, url=None, **data):
