@@ -76,3 +76,12 @@ def phone(browser, live_server):
     yield open_page
     for page in pages:
         page.context.close()
+
+
+# The width an <img> decodes to, once it has loaded (or failed: 0). Visible is not loaded: on a
+# busy machine the check could run before the bytes arrived. Gives up after 15 s, never hangs.
+LOADED_WIDTH = """img => img.complete && img.naturalWidth ? img.naturalWidth : new Promise(done => {
+    img.addEventListener("load", () => done(img.naturalWidth), {once: true});
+    img.addEventListener("error", () => done(0), {once: true});
+    setTimeout(() => done(img.naturalWidth), 15000);
+})"""

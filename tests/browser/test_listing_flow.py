@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.core.models import bogota_date
 from marketplace.extensions import db
+from tests.browser.conftest import LOADED_WIDTH
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +68,6 @@ def test_list_in_arrobas_with_a_photo_and_find_it(app, factory, phone, tmp_path)
     result.get_by_role("link").click()
     image = page.get_by_role("img", name="Foto de la cosecha")
     expect(image).to_be_visible()
-    assert image.evaluate("img => img.naturalWidth") == 1280
+    assert image.evaluate(LOADED_WIDTH) == 1280
     expect(page.get_by_role("heading", name="Historial de precio y cantidad")).to_be_visible()
     assert seller.errors == [] and shopper.errors == []

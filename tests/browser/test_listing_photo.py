@@ -14,6 +14,7 @@ from marketplace.catalog.catalogue import seed_catalogue
 from marketplace.catalog.models import Listing
 from marketplace.core.models import bogota_date
 from marketplace.extensions import db
+from tests.browser.conftest import LOADED_WIDTH
 
 pytestmark = pytest.mark.browser
 POSTED: list[int] = []
@@ -85,7 +86,7 @@ def test_a_refused_listing_keeps_its_photo_and_the_phone_shrinks_it(app, factory
     expect(page.locator("#quantity-error")).to_contain_text("mayor que cero", timeout=30_000)
     kept = page.get_by_role("img", name="Foto recibida 1")
     expect(kept).to_be_visible()
-    assert kept.evaluate("img => img.naturalWidth") > 0
+    assert kept.evaluate(LOADED_WIDTH) > 0
     seller.assert_fits_the_screen()
 
     page.get_by_label("Cantidad").fill("40")
